@@ -1,0 +1,1 @@
+"""Backprop Visualizer: step through backpropagation one phase at a time."""

@@ -1,0 +1,172 @@
+"""The JSON API: thin routes over the session functions and the store."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from app import codec, session
+from app.schemas import (
+    CreateSession,
+    EditSession,
+    ErrorBody,
+    HistoryEntry,
+    SessionState,
+    TrainRequest,
+    dataset_of,
+    state_of,
+)
+from app.session import Session
+from app.store import SessionStore
+
+router = APIRouter(prefix="/api", tags=["sessions"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such session"},
+    409: {
+        "model": ErrorBody,
+        "description": "Not allowed in the current phase; the detail says what comes first",
+    },
+    422: {"model": ErrorBody, "description": "Invalid input; the detail says what is wrong"},
+}
+
+
+def get_store(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.store
+    return store
+
+
+Store = Annotated[SessionStore, Depends(get_store)]
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def create_session(store: SessionStore, body: CreateSession) -> Session:
+    """Build and keep a new session (shared by the API and the page)."""
+    new = session.create(
+        new_session_id(),
+        layers=body.layers,
+        activation=body.activation,
+        output_activation=body.output_activation,
+        loss=body.loss,
+        learning_rate=body.learning_rate,
+        seed=body.seed,
+        weights=body.weights,
+        biases=body.biases,
+        input=body.input,
+        target=body.target,
+        train_biases=body.train_biases,
+        dataset=dataset_of(body.dataset),
+        mode=body.mode,
+    )
+    store.add(new)
+    return new
+
+
+def _created(new: Session, response: Response) -> SessionState:
+    response.headers["Location"] = f"/api/sessions/{new.id}"
+    return state_of(new)
+
+
+@router.post("/sessions", status_code=201, response_model=SessionState, responses=ERRORS)
+def create(
+    store: Store, response: Response, body: Annotated[CreateSession | None, Body()] = None
+) -> SessionState:
+    """Create a session. Omitted weights are drawn from the seed (see the README for the scheme)."""
+    return _created(create_session(store, body or CreateSession()), response)
+
+
+@router.get("/sessions/{session_id}", response_model=SessionState, responses=ERRORS)
+def read(session_id: str, store: Store) -> SessionState:
+    return state_of(store.get(session_id))
+
+
+@router.patch("/sessions/{session_id}", response_model=SessionState, responses=ERRORS)
+def patch(session_id: str, body: EditSession, store: Store) -> SessionState:
+    """Change any of the fields; the traces are cleared and the phase returns to idle."""
+    changes = body.model_dump(exclude_unset=True, exclude={"dataset"})
+    if body.dataset is not None:
+        changes["dataset"] = dataset_of(body.dataset)
+    return state_of(store.update(session_id, lambda s: session.edit(s, **changes)))
+
+
+@router.delete("/sessions/{session_id}", status_code=204, responses=ERRORS)
+def delete(session_id: str, store: Store) -> Response:
+    store.delete(session_id)
+    return Response(status_code=204)
+
+
+def _stepper(name: str, change: Callable[[Session], Session], doc: str) -> None:
+    def route(session_id: str, store: Store) -> SessionState:
+        return state_of(store.update(session_id, change))
+
+    route.__name__ = name
+    route.__doc__ = doc
+    router.add_api_route(
+        f"/sessions/{{session_id}}/{name}",
+        route,
+        methods=["POST"],
+        response_model=SessionState,
+        responses=ERRORS,
+        summary=name.capitalize(),
+    )
+
+
+_stepper(
+    "forward", session.run_forward, "The forward pass and the loss. Allowed in any phase (it recomputes)."
+)
+_stepper("backward", session.run_backward, "δ of every layer and every gradient. Needs phase `forward`.")
+_stepper("update", session.run_update, "w ← w − η·∂L/∂w for every layer at once. Needs phase `backward`.")
+_stepper("step", session.run_step, "Forward, backward and update in one go.")
+_stepper(
+    "substep",
+    session.run_substep,
+    "The next sub-step: forward one layer, the loss, δ of one layer going back, or the update.",
+)
+_stepper("reset", session.reset, "Back to how the session was created (history cleared).")
+_stepper("undo", session.undo, "Back one update (409 when there is nothing to undo).")
+
+
+@router.post("/sessions/{session_id}/train", response_model=SessionState, responses=ERRORS)
+def train(session_id: str, body: TrainRequest, store: Store) -> SessionState:
+    """`epochs` full passes over the data; exactly equal to that many single steps. All or nothing."""
+    return state_of(store.update(session_id, lambda s: session.train(s, body.epochs)))
+
+
+@router.get("/sessions/{session_id}/history", response_model=list[HistoryEntry], responses=ERRORS)
+def history(session_id: str, store: Store) -> list[HistoryEntry]:
+    """The kept states (the last 1,000 updates, older ones thinned), oldest first."""
+    current = store.get(session_id)
+    return [HistoryEntry(step=snap.step, loss=snap.loss) for snap in current.history]
+
+
+@router.post("/sessions/{session_id}/history/{step}/restore", response_model=SessionState, responses=ERRORS)
+def restore(session_id: str, step: int, store: Store) -> SessionState:
+    """The state exactly as it was right after update `step`; later states stay kept."""
+    return state_of(store.update(session_id, lambda s: session.restore(s, step)))
+
+
+@router.get("/sessions/{session_id}/export", responses=ERRORS)
+def export(session_id: str, store: Store) -> JSONResponse:
+    """The whole session as a JSON document that `POST /api/sessions/import` accepts."""
+    current = store.get(session_id)
+    return JSONResponse(
+        codec.to_document(current),
+        headers={"Content-Disposition": f'attachment; filename="backprop-session-{current.step}.json"'},
+    )
+
+
+@router.post("/sessions/import", status_code=201, response_model=SessionState, responses=ERRORS)
+def import_session(
+    store: Store, response: Response, document: Annotated[dict[str, Any], Body()]
+) -> SessionState:
+    """A new session from an exported document; a bad document changes nothing and says why."""
+    new = codec.from_document(document, new_session_id())
+    store.add(new)
+    return _created(new, response)

@@ -1,0 +1,284 @@
+"""Sessions as JSON documents: the export/import format, and (compact) what the store saves.
+
+The document holds only what cannot be recomputed; traces are rebuilt by ``session.replay``. In the
+compact form (storage) the long float sequences (loss trajectory, kept states) are base64 of
+little-endian float64, which is exact and about ten times faster to write than JSON numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import numpy as np
+
+from app import engine
+from app.datasets import Dataset, make_dataset
+from app.engine import Architecture, EngineError, Parameters
+from app.session import (
+    MAX_HISTORY,
+    PHASES,
+    Config,
+    Origin,
+    Progress,
+    Session,
+    Snapshot,
+    progress_of,
+    replay,
+)
+
+FORMAT = "backprop-viz.session"
+VERSION = 1
+
+
+def _pack(values: Sequence[float] | np.ndarray) -> str:
+    return base64.b64encode(np.asarray(values, dtype="<f8").tobytes()).decode("ascii")
+
+
+def _unpack(text: str) -> np.ndarray:
+    raw = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(raw) % 8:
+        raise EngineError("a packed float array has a length that is not a multiple of 8 bytes")
+    return np.frombuffer(raw, dtype="<f8").astype(np.float64)
+
+
+def _floats(value: Any, compact: bool) -> Any:
+    return _pack(value) if compact else [float(v) for v in value]
+
+
+def _read_floats(value: Any) -> list[float]:
+    if isinstance(value, str):
+        return [float(v) for v in _unpack(value)]
+    return [float(v) for v in value]
+
+
+def params_to_json(params: Parameters) -> dict[str, Any]:
+    return {"weights": [w.tolist() for w in params.weights], "biases": [b.tolist() for b in params.biases]}
+
+
+def params_from_json(arch: Architecture, value: Mapping[str, Any]) -> Parameters:
+    return engine.make_parameters(arch, value["weights"], value["biases"])
+
+
+def flatten(params: Parameters) -> np.ndarray:
+    return np.concatenate([w.ravel() for w in params.weights] + [b.ravel() for b in params.biases])
+
+
+def unflatten(arch: Architecture, vector: np.ndarray) -> Parameters:
+    weights: list[np.ndarray] = []
+    biases: list[np.ndarray] = []
+    offset = 0
+    for l in range(arch.depth):
+        rows, cols = arch.layers[l], arch.layers[l + 1]
+        weights.append(vector[offset : offset + rows * cols].reshape(rows, cols).copy())
+        offset += rows * cols
+    for l in range(arch.depth):
+        cols = arch.layers[l + 1]
+        biases.append(vector[offset : offset + cols].copy())
+        offset += cols
+    params = Parameters(tuple(weights), tuple(biases))
+    for l in range(arch.depth):
+        engine.check_finite(f"weights[{l}]", params.weights[l])
+        engine.check_finite(f"biases[{l}]", params.biases[l])
+    return params
+
+
+def config_to_json(config: Config) -> dict[str, Any]:
+    arch = config.arch
+    return {
+        "layers": list(arch.layers),
+        "activation": arch.activation,
+        "output_activation": arch.output_activation,
+        "loss": arch.loss,
+        "learning_rate": config.learning_rate,
+        "train_biases": config.train_biases,
+        "seed": config.seed,
+        "mode": config.mode,
+    }
+
+
+def config_from_json(value: Mapping[str, Any]) -> Config:
+    arch = Architecture(
+        tuple(int(n) for n in value["layers"]),
+        str(value["activation"]),
+        str(value["output_activation"]),
+        str(value["loss"]),
+    )
+    return Config(
+        arch,
+        float(value["learning_rate"]),
+        bool(value["train_biases"]),
+        int(value["seed"]),
+        value["mode"],
+    )
+
+
+def dataset_from_json(value: Mapping[str, Any]) -> Dataset:
+    name = value.get("name")
+    return make_dataset(value["inputs"], value["targets"], name=None if name is None else str(name))
+
+
+def _history_to_json(history: Sequence[Snapshot], compact: bool) -> Any:
+    if not compact:
+        return [
+            {
+                "step": snap.step,
+                "loss": snap.loss,
+                "sample_index": snap.sample_index,
+                "params": params_to_json(snap.params),
+                "previous": None if snap.previous is None else params_to_json(snap.previous),
+            }
+            for snap in history
+        ]
+    vectors = []
+    for snap in history:
+        vectors.append(flatten(snap.params))
+        if snap.previous is not None:
+            vectors.append(flatten(snap.previous))
+    return {
+        "steps": [snap.step for snap in history],
+        "losses": [snap.loss for snap in history],
+        "sample_indices": [snap.sample_index for snap in history],
+        "has_previous": [snap.previous is not None for snap in history],
+        "values": _pack(np.concatenate(vectors) if vectors else np.zeros(0)),
+    }
+
+
+def _history_from_json(arch: Architecture, value: Any) -> tuple[Snapshot, ...]:
+    snaps: list[Snapshot] = []
+    if isinstance(value, Mapping):
+        values = _unpack(value["values"])
+        size = sum(arch.layers[l] * arch.layers[l + 1] + arch.layers[l + 1] for l in range(arch.depth))
+        offset = 0
+        for step, loss, index, has_previous in zip(
+            value["steps"], value["losses"], value["sample_indices"], value["has_previous"], strict=True
+        ):
+            params = unflatten(arch, values[offset : offset + size])
+            offset += size
+            previous = None
+            if has_previous:
+                previous = unflatten(arch, values[offset : offset + size])
+                offset += size
+            snaps.append(
+                Snapshot(int(step), None if loss is None else float(loss), params, previous, int(index))
+            )
+    else:
+        for item in value:
+            previous_json = item.get("previous")
+            loss = item.get("loss")
+            snaps.append(
+                Snapshot(
+                    int(item["step"]),
+                    None if loss is None else float(loss),
+                    params_from_json(arch, item["params"]),
+                    None if previous_json is None else params_from_json(arch, previous_json),
+                    int(item["sample_index"]),
+                )
+            )
+    return tuple(snaps)
+
+
+def to_document(session: Session, *, compact: bool = False) -> dict[str, Any]:
+    """The session as a JSON-ready document (``compact`` for storage, plain for export)."""
+    progress = progress_of(session)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config_to_json(session.config),
+        "params": params_to_json(session.params),
+        "previous": None if session.previous is None else params_to_json(session.previous),
+        "dataset": session.data.to_json(),
+        "sample_index": session.sample_index,
+        "phase": session.phase,
+        "progress": {"forward_layers": progress.forward_layers, "backward_layers": progress.backward_layers},
+        "step": session.step,
+        "loss_trajectory": _floats(session.loss_trajectory, compact),
+        "history": _history_to_json(session.history, compact),
+        "origin": {
+            "config": config_to_json(session.origin.config),
+            "params": params_to_json(session.origin.params),
+            "dataset": session.origin.data.to_json(),
+        },
+    }
+
+
+def from_document(document: Mapping[str, Any], session_id: str) -> Session:
+    """A session from a document, every part checked; raises EngineError saying what is wrong."""
+    try:
+        return _from_document(document, session_id)
+    except EngineError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise EngineError(f"not a valid session document: {what}") from exc
+
+
+def _from_document(document: Mapping[str, Any], session_id: str) -> Session:
+    if document.get("format") != FORMAT:
+        raise EngineError(f"not a session document: 'format' must be {FORMAT!r}")
+    if document.get("version") != VERSION:
+        raise EngineError(
+            f"unsupported document version {document.get('version')!r}; this server reads {VERSION}"
+        )
+    config = config_from_json(document["config"])
+    arch = config.arch
+    data = dataset_from_json(document["dataset"])
+    origin_json = document["origin"]
+    origin = Origin(
+        config_from_json(origin_json["config"]),
+        params_from_json(config_from_json(origin_json["config"]).arch, origin_json["params"]),
+        dataset_from_json(origin_json["dataset"]),
+    )
+    if origin.config.arch != arch:
+        raise EngineError("origin: its architecture differs from the session's")
+    for name, d in (("dataset", data), ("origin.dataset", origin.data)):
+        if d.inputs.shape[1] != arch.layers[0] or d.targets.shape[1] != arch.layers[-1]:
+            raise EngineError(f"{name}: samples do not fit layers {list(arch.layers)}")
+    phase = document["phase"]
+    if phase not in PHASES:
+        raise EngineError(f"phase: must be one of {', '.join(PHASES)}")
+    previous_json = document.get("previous")
+    previous = None if previous_json is None else params_from_json(arch, previous_json)
+    if phase == "updated" and previous is None:
+        raise EngineError("phase 'updated' needs the parameters before the update ('previous')")
+    if phase != "updated":
+        previous = None
+    sample_index = int(document["sample_index"])
+    if not 0 <= sample_index < len(data):
+        raise EngineError(f"sample_index: must lie in 0..{len(data) - 1}")
+    step = int(document["step"])
+    trajectory = tuple(_read_floats(document["loss_trajectory"]))
+    if not 0 <= step <= len(trajectory):
+        raise EngineError("step: larger than the number of recorded losses")
+    if not all(np.isfinite(trajectory)):
+        raise EngineError("loss_trajectory: every loss must be finite")
+    history = _history_from_json(arch, document["history"])
+    if len(history) > MAX_HISTORY or any(a.step >= b.step for a, b in itertools.pairwise(history)):
+        raise EngineError(f"history: at most {MAX_HISTORY} states, in increasing step order")
+    progress_json = document.get("progress") or {}
+    progress = Progress(
+        int(progress_json.get("forward_layers", arch.depth)),
+        int(progress_json.get("backward_layers", arch.depth)),
+    )
+    if not (0 <= progress.forward_layers <= arch.depth and 0 <= progress.backward_layers <= arch.depth):
+        raise EngineError(f"progress: layer counts must lie in 0..{arch.depth}")
+    if phase == "forwarding" and progress.forward_layers == 0:
+        raise EngineError("progress: a forward pass in progress has at least one layer done")
+    if phase == "backwarding" and progress.backward_layers == 0:
+        raise EngineError("progress: a backward pass in progress has at least one layer done")
+    session = Session(
+        id=session_id,
+        config=config,
+        params=params_from_json(arch, document["params"]),
+        data=data,
+        origin=origin,
+        sample_index=sample_index,
+        phase=cast(Any, phase),
+        previous=previous,
+        step=step,
+        loss_trajectory=trajectory,
+        history=history,
+    )
+    return replay(session, progress)

@@ -1,0 +1,129 @@
+"""Training data: the single sample of the article, built-in datasets, and user-entered tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.engine import Array, EngineError, check_finite
+
+#: The most samples a user-entered table may hold (the diagram highlights one sample at a time).
+MAX_SAMPLES = 256
+
+#: The default sample: the inputs and targets of Matt Mazur's well-known worked example.
+DEFAULT_INPUT = (0.05, 0.10)
+DEFAULT_TARGET = (0.01, 0.99)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Samples the network is trained on; a single sample is a dataset of one with no name."""
+
+    #: A built-in name ("xor"), or None for the session's own sample or a user table.
+    name: str | None
+    #: Inputs, one row per sample, shape (n, layers[0]).
+    inputs: Array
+    #: Targets, one row per sample, shape (n, layers[-1]).
+    targets: Array
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def is_single(self) -> bool:
+        """True for the article's setting: one sample, not a named or entered dataset."""
+        return self.name is None and len(self) == 1
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "inputs": self.inputs.tolist(),
+            "targets": self.targets.tolist(),
+        }
+
+
+def _table(
+    name: str | None, inputs: Sequence[Sequence[float]], targets: Sequence[Sequence[float]]
+) -> Dataset:
+    return Dataset(name, np.array(inputs, dtype=np.float64), np.array(targets, dtype=np.float64))
+
+
+def single(input_: Sequence[float], target: Sequence[float]) -> Dataset:
+    """The article's setting: one input and its target."""
+    return make_dataset([list(input_)], [list(target)], name=None)
+
+
+def make_dataset(
+    inputs: Sequence[Sequence[float]],
+    targets: Sequence[Sequence[float]],
+    name: str | None = None,
+) -> Dataset:
+    """A dataset from a user's table, checked: same row count, equal row widths, finite, capped."""
+    if len(inputs) == 0:
+        raise EngineError("dataset: needs at least one sample")
+    if len(inputs) != len(targets):
+        raise EngineError(
+            f"dataset: {len(inputs)} input rows but {len(targets)} target rows; give one target row per input"
+        )
+    if len(inputs) > MAX_SAMPLES:
+        raise EngineError(f"dataset: at most {MAX_SAMPLES} samples, got {len(inputs)}")
+    for label, rows in (("inputs", inputs), ("targets", targets)):
+        widths = {len(row) for row in rows}
+        if len(widths) != 1 or 0 in widths:
+            raise EngineError(f"dataset.{label}: every row must have the same, non-zero number of values")
+    data = _table(name, inputs, targets)
+    check_finite("dataset.inputs", data.inputs)
+    check_finite("dataset.targets", data.targets)
+    return data
+
+
+def _blobs() -> Dataset:
+    # Two Gaussian clusters, fixed by the seed so every session sees the same points.
+    rng = np.random.default_rng(7)
+    a = rng.normal((-1.0, -1.0), 0.45, size=(12, 2))
+    b = rng.normal((1.0, 1.0), 0.45, size=(12, 2))
+    inputs = np.round(np.vstack([a, b]), 3).astype(np.float64)
+    targets = np.array([[0.0]] * 12 + [[1.0]] * 12)
+    return Dataset("blobs", inputs, targets)
+
+
+def _circle() -> Dataset:
+    # Points on a ring of radius 0.5 (class 1) and on a ring of radius 1.5 (class 0).
+    angles = np.linspace(0.0, 2.0 * np.pi, 12, endpoint=False)
+    inner = 0.5 * np.column_stack([np.cos(angles), np.sin(angles)])
+    outer = 1.5 * np.column_stack([np.cos(angles + 0.26), np.sin(angles + 0.26)])
+    inputs = np.round(np.vstack([inner, outer]), 3).astype(np.float64)
+    targets = np.array([[1.0]] * 12 + [[0.0]] * 12)
+    return Dataset("circle", inputs, targets)
+
+
+_LOGIC_INPUTS = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
+
+BUILTIN: dict[str, Dataset] = {
+    "xor": _table("xor", _LOGIC_INPUTS, [[0.0], [1.0], [1.0], [0.0]]),
+    "and": _table("and", _LOGIC_INPUTS, [[0.0], [0.0], [0.0], [1.0]]),
+    "or": _table("or", _LOGIC_INPUTS, [[0.0], [1.0], [1.0], [1.0]]),
+    "blobs": _blobs(),
+    "circle": _circle(),
+}
+
+#: One line on each built-in dataset, for the page's picker and the API docs.
+DESCRIPTIONS: dict[str, str] = {
+    "xor": "XOR of two bits: not linearly separable, needs the hidden layer",
+    "and": "AND of two bits: linearly separable",
+    "or": "OR of two bits: linearly separable",
+    "blobs": "two Gaussian clusters of 12 points each",
+    "circle": "a ring of 12 points inside a ring of 12 others",
+}
+
+
+def builtin(name: str) -> Dataset:
+    """A built-in dataset by name."""
+    try:
+        return BUILTIN[name]
+    except KeyError:
+        raise EngineError(
+            f"dataset: unknown built-in dataset {name!r}; choose one of {', '.join(BUILTIN)}"
+        ) from None

@@ -1,0 +1,587 @@
+"""The backpropagation engine: a fully connected network in pure numpy.
+
+Notation and index conventions follow MATH.md (the article's): ``weights[l][i][j]`` joins unit i of
+layer l to unit j of layer l+1; ``pre_activations[l]`` (a), ``deltas[l]`` (δ = ∂L/∂a) and
+``biases[l]`` belong to layer l+1; ``activations[0]`` is the input x and ``activations[-1]`` the
+output y. Every array that depends on a sample has the samples along axis 0, so a single sample is
+a batch of one and a dataset is a batch of many.
+
+The coarse functions (:func:`forward`, :func:`backward`) are folds over the fine ones
+(:func:`forward_layer`, :func:`compute_loss`, :func:`backward_layer`), so stepping one layer at a
+time gives bit-for-bit the same numbers as one coarse step.
+
+This module imports numpy and the standard library only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+
+#: Smallest and largest number of layers (input and output included) and units per layer.
+MIN_LAYERS, MAX_LAYERS = 2, 6
+MIN_UNITS, MAX_UNITS = 1, 8
+#: Largest magnitude any input, target or parameter may have; beyond it a network is refused.
+MAX_ABS_VALUE = 1e6
+
+
+class EngineError(ValueError):
+    """A request the engine refuses; the message says what is wrong in words a user can act on."""
+
+
+class DivergenceError(EngineError):
+    """An update would leave a parameter non-finite or beyond ±MAX_ABS_VALUE."""
+
+
+@contextmanager
+def _strict_floats() -> Iterator[None]:
+    """Turn float64 overflow into a DivergenceError instead of a warning and an inf."""
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            yield
+    except FloatingPointError as exc:
+        raise DivergenceError(
+            f"a number left the range of float64 ({exc}): training has diverged; "
+            "lower the learning rate or reset"
+        ) from exc
+
+
+# --------------------------------------------------------------------------------------------
+# Activations: a registry of (function, derivative) pairs, as in TensorFlow Playground.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function f and its derivative f'."""
+
+    name: str
+    #: f(a), elementwise.
+    function: Callable[[Array], Array]
+    #: f'(a) given both a and h = f(a) (sigmoid and tanh are cheapest from h).
+    derivative: Callable[[Array, Array], Array]
+    #: The derivative written in terms of the unit's own value, for derivations ("h(1 − h)").
+    derivative_formula: str
+
+
+def _sigmoid(a: Array) -> Array:
+    # exp of a non-positive number never overflows: 1/(1+e^-a) for a >= 0, e^a/(1+e^a) below.
+    e = np.exp(-np.abs(a))
+    result: Array = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return result
+
+
+def _relu(a: Array) -> Array:
+    result: Array = np.maximum(a, 0.0)
+    return result
+
+
+def _relu_derivative(a: Array, h: Array) -> Array:
+    return (a > 0).astype(np.float64)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "sigmoid": Activation("sigmoid", _sigmoid, lambda a, h: h * (1.0 - h), "h(1 − h)"),
+    "tanh": Activation("tanh", np.tanh, lambda a, h: 1.0 - h * h, "1 − h²"),
+    "relu": Activation("relu", _relu, _relu_derivative, "1 if a > 0 else 0"),
+    "linear": Activation("linear", lambda a: a.copy(), lambda a, h: np.ones_like(a), "1"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Losses: per-sample value, ∂L/∂y, and the output δ = ∂L/∂a.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A per-sample loss L(y, t) summed over output units."""
+
+    name: str
+    #: L for each sample, from the output pre-activation a, the output y and the target t.
+    value: Callable[[Array, Array, Array], Array]
+    #: ∂L/∂y for each sample and output unit.
+    output_gradient: Callable[[Array, Array], Array]
+    #: The output activation this loss needs, if any (cross-entropy needs sigmoid outputs).
+    requires_output: str | None = None
+
+
+def _l2_value(a: Array, y: Array, t: Array) -> Array:
+    result: Array = 0.5 * np.sum((y - t) ** 2, axis=-1)
+    return result
+
+
+def _bce_value(a: Array, y: Array, t: Array) -> Array:
+    # From the logit a rather than from y = σ(a): −[t ln σ(a) + (1−t) ln(1−σ(a))]
+    # = max(a, 0) − a t + ln(1 + e^−|a|), finite for every finite a.
+    result: Array = np.sum(np.maximum(a, 0.0) - a * t + np.log1p(np.exp(-np.abs(a))), axis=-1)
+    return result
+
+
+def _bce_output_gradient(y: Array, t: Array) -> Array:
+    # (y − t) / (y(1 − y)), shown in derivations only: the δ never divides (it is y − t). Where
+    # y saturates to exactly 0 or 1 the true value is infinite; it is capped at ±1e300 so that it
+    # stays a JSON number.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        ratio = (y - t) / (y * (1.0 - y))
+    return np.nan_to_num(ratio, nan=0.0, posinf=1e300, neginf=-1e300)
+
+
+LOSSES: dict[str, Loss] = {
+    "l2": Loss("l2", _l2_value, lambda y, t: y - t),
+    "bce": Loss("bce", _bce_value, _bce_output_gradient, requires_output="sigmoid"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Architecture and parameters
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The shape of a network and the functions it uses."""
+
+    #: Units per layer, input first: ``(2, 3, 2)`` is the article's network.
+    layers: tuple[int, ...] = (2, 3, 2)
+    #: Activation of every hidden layer.
+    activation: str = "sigmoid"
+    #: Activation of the output layer.
+    output_activation: str = "sigmoid"
+    #: Loss name, a key of :data:`LOSSES`.
+    loss: str = "l2"
+
+    def __post_init__(self) -> None:
+        if not MIN_LAYERS <= len(self.layers) <= MAX_LAYERS:
+            raise EngineError(
+                f"layers: a network has {MIN_LAYERS} to {MAX_LAYERS} layers "
+                f"(input and output included), got {len(self.layers)}"
+            )
+        for index, units in enumerate(self.layers):
+            if not MIN_UNITS <= units <= MAX_UNITS:
+                raise EngineError(
+                    f"layers[{index}]: a layer has {MIN_UNITS} to {MAX_UNITS} units, got {units}"
+                )
+        for field, name in (("activation", self.activation), ("output_activation", self.output_activation)):
+            if name not in ACTIVATIONS:
+                raise EngineError(
+                    f"{field}: unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}"
+                )
+        if self.loss not in LOSSES:
+            raise EngineError(f"loss: unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        required = LOSSES[self.loss].requires_output
+        if required is not None and self.output_activation != required:
+            raise EngineError(
+                f"loss: {self.loss!r} needs output_activation {required!r}, got {self.output_activation!r}"
+            )
+
+    @property
+    def depth(self) -> int:
+        """Number of weight layers (L): one fewer than the number of unit layers."""
+        return len(self.layers) - 1
+
+    def activation_of(self, layer: int) -> Activation:
+        """The activation of unit layer ``layer`` (1..depth)."""
+        return ACTIVATIONS[self.output_activation if layer == self.depth else self.activation]
+
+    @property
+    def loss_function(self) -> Loss:
+        return LOSSES[self.loss]
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Weights and biases of every layer."""
+
+    #: ``weights[l]`` has shape (layers[l], layers[l+1]); entry [i, j] is w_ij of layer l.
+    weights: tuple[Array, ...]
+    #: ``biases[l]`` has shape (layers[l+1],): the bias of each unit of layer l+1.
+    biases: tuple[Array, ...]
+
+    def copy(self) -> Parameters:
+        return Parameters(tuple(w.copy() for w in self.weights), tuple(b.copy() for b in self.biases))
+
+
+def check_finite(name: str, values: Array) -> None:
+    """Refuse non-finite values and values beyond ±MAX_ABS_VALUE."""
+    if not np.all(np.isfinite(values)):
+        raise EngineError(f"{name}: every value must be a finite number (no NaN or infinity)")
+    if values.size and float(np.max(np.abs(values))) > MAX_ABS_VALUE:
+        raise EngineError(f"{name}: values must lie within ±{MAX_ABS_VALUE:g}")
+
+
+def make_parameters(
+    arch: Architecture,
+    weights: Sequence[Sequence[Sequence[float]]],
+    biases: Sequence[Sequence[float]],
+) -> Parameters:
+    """Parameters from nested lists, with every shape and value checked against ``arch``."""
+    if len(weights) != arch.depth:
+        raise EngineError(
+            f"weights: expected {arch.depth} matrices for layers {list(arch.layers)}, got {len(weights)}"
+        )
+    if len(biases) != arch.depth:
+        raise EngineError(
+            f"biases: expected {arch.depth} vectors for layers {list(arch.layers)}, got {len(biases)}"
+        )
+    ws: list[Array] = []
+    bs: list[Array] = []
+    for l in range(arch.depth):
+        rows, cols = arch.layers[l], arch.layers[l + 1]
+        matrix = weights[l]
+        if len(matrix) != rows or any(len(row) != cols for row in matrix):
+            raise EngineError(f"weights[{l}]: expected a {rows}×{cols} matrix (rows = units of layer {l})")
+        w = np.array(matrix, dtype=np.float64).reshape(rows, cols)
+        check_finite(f"weights[{l}]", w)
+        if len(biases[l]) != cols:
+            raise EngineError(f"biases[{l}]: expected {cols} values, got {len(biases[l])}")
+        b = np.array(biases[l], dtype=np.float64).reshape(cols)
+        check_finite(f"biases[{l}]", b)
+        ws.append(w)
+        bs.append(b)
+    return Parameters(tuple(ws), tuple(bs))
+
+
+def init_parameters(arch: Architecture, seed: int) -> Parameters:
+    """Seeded initialisation, the scheme of PyTorch's ``nn.Linear``.
+
+    Every weight and bias of layer l is drawn independently from U(−1/√n, 1/√n), where n is the
+    number of units feeding it (``layers[l]``), using numpy's PCG64 generator seeded with ``seed``,
+    layer by layer, weights (row-major) before biases. Small, random, never all equal, and the same
+    numbers for the same seed on every machine.
+    """
+    rng = np.random.default_rng(seed)
+    weights: list[Array] = []
+    biases: list[Array] = []
+    for l in range(arch.depth):
+        bound = 1.0 / np.sqrt(arch.layers[l])
+        weights.append(rng.uniform(-bound, bound, size=(arch.layers[l], arch.layers[l + 1])))
+        biases.append(rng.uniform(-bound, bound, size=arch.layers[l + 1]))
+    return Parameters(tuple(weights), tuple(biases))
+
+
+# --------------------------------------------------------------------------------------------
+# Traces: named, typed records of every intermediate quantity.
+# A trace may be partial while it is being stepped through; missing entries are None.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ForwardTrace:
+    """Everything the forward pass computes, for a batch of n samples."""
+
+    #: t: the targets, shape (n, layers[-1]).
+    targets: Array
+    #: a(l+1) = h(l) w(l) + b(l): pre-activation of layer l+1, shape (n, layers[l+1]).
+    pre_activations: tuple[Array | None, ...]
+    #: h(l): activation of layer l; h(0) = x is the input, h(L) = y the output.
+    activations: tuple[Array | None, ...]
+    #: L of each sample, shape (n,), once the loss sub-step has run.
+    sample_losses: Array | None
+
+    @property
+    def layers_done(self) -> int:
+        """How many weight layers have been propagated so far."""
+        return sum(a is not None for a in self.pre_activations)
+
+    @property
+    def complete(self) -> bool:
+        return self.sample_losses is not None
+
+    @property
+    def loss(self) -> float | None:
+        """Mean loss over the batch (the loss of the single sample for a batch of one)."""
+        return None if self.sample_losses is None else float(np.mean(self.sample_losses))
+
+    def activation(self, layer: int) -> Array:
+        value = self.activations[layer]
+        if value is None:
+            raise EngineError(f"the forward pass has not reached layer {layer} yet")
+        return value
+
+    def pre_activation(self, layer: int) -> Array:
+        """a of unit layer ``layer`` (1..L)."""
+        value = self.pre_activations[layer - 1]
+        if value is None:
+            raise EngineError(f"the forward pass has not reached layer {layer} yet")
+        return value
+
+
+@dataclass(frozen=True)
+class BackwardTrace:
+    """Everything the backward pass computes; gradients are means over the batch."""
+
+    #: ∂L/∂h(l+1) for each sample: ∂L/∂y for the output layer, Σ_k δ_k w_jk for hidden layers.
+    activation_gradients: tuple[Array | None, ...]
+    #: δ(l+1) = ∂L/∂a(l+1) for each sample, shape (n, layers[l+1]).
+    deltas: tuple[Array | None, ...]
+    #: ∂L/∂w(l) = mean over samples of h(l)ᵀ δ(l+1), shape (layers[l], layers[l+1]).
+    weight_gradients: tuple[Array | None, ...]
+    #: ∂L/∂b(l) = mean over samples of δ(l+1), shape (layers[l+1],).
+    bias_gradients: tuple[Array | None, ...]
+
+    @property
+    def layers_done(self) -> int:
+        return sum(d is not None for d in self.deltas)
+
+    @property
+    def complete(self) -> bool:
+        return all(d is not None for d in self.deltas)
+
+    def delta(self, layer: int) -> Array:
+        """δ of unit layer ``layer`` (1..L)."""
+        value = self.deltas[layer - 1]
+        if value is None:
+            raise EngineError(f"δ of layer {layer} has not been computed yet")
+        return value
+
+    def weight_gradient(self, l: int) -> Array:
+        value = self.weight_gradients[l]
+        if value is None:
+            raise EngineError(f"the gradient of weight layer {l} has not been computed yet")
+        return value
+
+    def bias_gradient(self, l: int) -> Array:
+        value = self.bias_gradients[l]
+        if value is None:
+            raise EngineError(f"the gradient of bias layer {l} has not been computed yet")
+        return value
+
+    def activation_gradient(self, layer: int) -> Array:
+        value = self.activation_gradients[layer - 1]
+        if value is None:
+            raise EngineError(f"∂L/∂h of layer {layer} has not been computed yet")
+        return value
+
+
+def as_batch(values: Array | Sequence[float] | Sequence[Sequence[float]], width: int, name: str) -> Array:
+    """A (n, width) float64 array from one sample or a list of samples, checked."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    if array.ndim != 2 or array.shape[1] != width or array.shape[0] < 1:
+        raise EngineError(f"{name}: expected {width} values per sample")
+    check_finite(name, array)
+    return array
+
+
+# --------------------------------------------------------------------------------------------
+# Forward pass
+# --------------------------------------------------------------------------------------------
+
+
+def start_forward(arch: Architecture, inputs: Array, targets: Array) -> ForwardTrace:
+    """A trace with only the input known: the state before the first forward sub-step."""
+    x = as_batch(inputs, arch.layers[0], "input")
+    t = as_batch(targets, arch.layers[-1], "target")
+    if x.shape[0] != t.shape[0]:
+        raise EngineError("input and target must hold the same number of samples")
+    return ForwardTrace(
+        targets=t,
+        pre_activations=(None,) * arch.depth,
+        activations=(x,) + (None,) * arch.depth,
+        sample_losses=None,
+    )
+
+
+def forward_layer(arch: Architecture, params: Parameters, trace: ForwardTrace) -> ForwardTrace:
+    """Propagate one more layer: a(l+1) = h(l) w(l) + b(l), h(l+1) = f(a(l+1))."""
+    l = trace.layers_done
+    if l >= arch.depth:
+        raise EngineError("the forward pass has already reached the output layer")
+    h = trace.activation(l)
+    with _strict_floats():
+        a = h @ params.weights[l] + params.biases[l]
+        out = arch.activation_of(l + 1).function(a)
+    pre = list(trace.pre_activations)
+    act = list(trace.activations)
+    pre[l] = a
+    act[l + 1] = out
+    return replace(trace, pre_activations=tuple(pre), activations=tuple(act))
+
+
+def compute_loss(arch: Architecture, trace: ForwardTrace) -> ForwardTrace:
+    """The loss sub-step: L of each sample from the output and the target."""
+    if trace.layers_done < arch.depth:
+        raise EngineError("the loss needs the output: finish the forward pass first")
+    y = trace.activation(arch.depth)
+    a = trace.pre_activation(arch.depth)
+    with _strict_floats():
+        losses = arch.loss_function.value(a, y, trace.targets)
+    return replace(trace, sample_losses=np.asarray(losses, dtype=np.float64))
+
+
+def forward(arch: Architecture, params: Parameters, inputs: Array, targets: Array) -> ForwardTrace:
+    """The whole forward pass and the loss, for one sample or a batch."""
+    trace = start_forward(arch, inputs, targets)
+    for _ in range(arch.depth):
+        trace = forward_layer(arch, params, trace)
+    return compute_loss(arch, trace)
+
+
+def predict(arch: Architecture, params: Parameters, inputs: Array) -> Array:
+    """The network's output for a batch of inputs, without targets or loss (for decision maps)."""
+    h = np.asarray(inputs, dtype=np.float64)
+    with _strict_floats():
+        for l in range(arch.depth):
+            h = arch.activation_of(l + 1).function(h @ params.weights[l] + params.biases[l])
+    return h
+
+
+# --------------------------------------------------------------------------------------------
+# Backward pass
+# --------------------------------------------------------------------------------------------
+
+
+def start_backward(arch: Architecture) -> BackwardTrace:
+    """A trace with no δ computed yet."""
+    empty: tuple[Array | None, ...] = (None,) * arch.depth
+    return BackwardTrace(empty, empty, empty, empty)
+
+
+def backward_layer(
+    arch: Architecture, params: Parameters, fwd: ForwardTrace, trace: BackwardTrace
+) -> BackwardTrace:
+    """Compute δ of the next layer going back, and the gradients of the weights into it.
+
+    Output layer: δ = ∂L/∂y · f'(a) (for cross-entropy on sigmoid this is exactly y − t).
+    Hidden layer: ∂L/∂h_j = Σ_k δ_k w_jk over the next layer, then δ_j = ∂L/∂h_j · f'(a_j).
+    Then ∂L/∂w_ij = δ_j · h_i of the layer before and ∂L/∂b_j = δ_j, averaged over the batch.
+    """
+    if not fwd.complete:
+        raise EngineError("backward needs a complete forward pass (with the loss) first")
+    done = trace.layers_done
+    if done >= arch.depth:
+        raise EngineError("the backward pass has already reached the first layer")
+    layer = arch.depth - done  # unit layer whose δ this step computes (L, L-1, ..., 1)
+    a = fwd.pre_activation(layer)
+    h = fwd.activation(layer)
+    activation = arch.activation_of(layer)
+    h_prev = fwd.activation(layer - 1)
+    n = h_prev.shape[0]
+    with _strict_floats():
+        if layer == arch.depth:
+            loss = arch.loss_function
+            grad_h = loss.output_gradient(h, fwd.targets)
+            if loss.requires_output == "sigmoid":
+                delta = h - fwd.targets  # σ'(a) cancels: the well-known simplification
+            else:
+                delta = grad_h * activation.derivative(a, h)
+        else:
+            grad_h = trace.delta(layer + 1) @ params.weights[layer].T
+            delta = grad_h * activation.derivative(a, h)
+        weight_gradient = h_prev.T @ delta / n
+        bias_gradient = delta.sum(axis=0) / n
+
+    def put(values: tuple[Array | None, ...], item: Array) -> tuple[Array | None, ...]:
+        items = list(values)
+        items[layer - 1] = item
+        return tuple(items)
+
+    return BackwardTrace(
+        activation_gradients=put(trace.activation_gradients, grad_h),
+        deltas=put(trace.deltas, delta),
+        weight_gradients=put(trace.weight_gradients, weight_gradient),
+        bias_gradients=put(trace.bias_gradients, bias_gradient),
+    )
+
+
+def backward(arch: Architecture, params: Parameters, fwd: ForwardTrace) -> BackwardTrace:
+    """The whole backward pass: δ of every layer from the output back, and every gradient."""
+    trace = start_backward(arch)
+    for _ in range(arch.depth):
+        trace = backward_layer(arch, params, fwd, trace)
+    return trace
+
+
+# --------------------------------------------------------------------------------------------
+# Update
+# --------------------------------------------------------------------------------------------
+
+
+def update(
+    params: Parameters, grads: BackwardTrace, learning_rate: float, train_biases: bool = True
+) -> Parameters:
+    """w ← w − η ∂L/∂w for every layer at once (all gradients were computed first).
+
+    Biases follow the same rule unless ``train_biases`` is false. Raises DivergenceError, changing
+    nothing, if a new value would be non-finite or beyond ±MAX_ABS_VALUE.
+    """
+    if not grads.complete:
+        raise EngineError("update needs every gradient: finish the backward pass first")
+    with _strict_floats():
+        weights = tuple(w - learning_rate * grads.weight_gradient(l) for l, w in enumerate(params.weights))
+        if train_biases:
+            biases = tuple(b - learning_rate * grads.bias_gradient(l) for l, b in enumerate(params.biases))
+        else:
+            biases = tuple(b.copy() for b in params.biases)
+    for l, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        for name, values in ((f"weights[{l}]", w), (f"biases[{l}]", b)):
+            if not np.all(np.isfinite(values)) or float(np.max(np.abs(values))) > MAX_ABS_VALUE:
+                raise DivergenceError(
+                    f"the update would move {name} beyond ±{MAX_ABS_VALUE:g}: training has "
+                    "diverged; lower the learning rate or reset"
+                )
+    return Parameters(weights, biases)
+
+
+def train_step(
+    arch: Architecture,
+    params: Parameters,
+    inputs: Array,
+    targets: Array,
+    learning_rate: float,
+    train_biases: bool = True,
+) -> tuple[Parameters, float]:
+    """One forward + backward + update; returns the new parameters and the loss before the update."""
+    fwd = forward(arch, params, inputs, targets)
+    grads = backward(arch, params, fwd)
+    loss = fwd.loss
+    assert loss is not None  # forward() always computes the loss
+    return update(params, grads, learning_rate, train_biases), loss
+
+
+# --------------------------------------------------------------------------------------------
+# Finite differences: the independent check of backprop
+# --------------------------------------------------------------------------------------------
+
+
+def mean_loss(arch: Architecture, params: Parameters, inputs: Array, targets: Array) -> float:
+    """The mean loss over the batch, for finite-difference checks."""
+    loss = forward(arch, params, inputs, targets).loss
+    assert loss is not None
+    return loss
+
+
+def numerical_gradients(
+    arch: Architecture,
+    params: Parameters,
+    inputs: Array,
+    targets: Array,
+    epsilon: float = 1e-6,
+) -> tuple[tuple[Array, ...], tuple[Array, ...]]:
+    """Central differences (L(θ+ε) − L(θ−ε)) / 2ε for every weight and bias."""
+
+    def estimate(which: str, l: int, index: tuple[int, ...]) -> float:
+        values: list[float] = []
+        for sign in (1.0, -1.0):
+            shifted = params.copy()
+            target = (shifted.weights if which == "w" else shifted.biases)[l]
+            target[index] += sign * epsilon
+            values.append(mean_loss(arch, shifted, inputs, targets))
+        return (values[0] - values[1]) / (2.0 * epsilon)
+
+    weight_grads = tuple(
+        np.array([[estimate("w", l, (i, j)) for j in range(w.shape[1])] for i in range(w.shape[0])])
+        for l, w in enumerate(params.weights)
+    )
+    bias_grads = tuple(
+        np.array([estimate("b", l, (j,)) for j in range(b.shape[0])]) for l, b in enumerate(params.biases)
+    )
+    return weight_grads, bias_grads

@@ -1,0 +1,99 @@
+"""The application: ``create_app()`` wires settings, the store, the API and the pages.
+
+Run with ``uvicorn app.main:app`` from the repository root, or ``backprop-viz --host --port``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app import api
+from app.engine import DivergenceError, EngineError
+from app.session import NotKeptError, PhaseError
+from app.settings import Settings
+from app.store import SessionNotFoundError, SessionStore, open_store
+
+DESCRIPTION = """
+Step through backpropagation one phase at a time — forward, backward, update — on a small
+network kept per session. Notation and indices follow MATH.md: `weights[l][i][j]` joins unit i
+of layer l to unit j of layer l+1; `activations[0]` is the input.
+
+Errors: 404 unknown session, 409 a step out of order (the `detail` says which step comes first),
+422 invalid input (the `detail` says what is wrong). A refused request changes nothing.
+"""
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    message = str(error.get("msg", "invalid"))
+    return f"{location}: {message}" if location else message
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    detail = "; ".join(_describe(e) for e in errors) or "invalid request"
+    simple = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
+    return JSONResponse({"detail": detail, "errors": simple}, status_code=422)
+
+
+def _status_for(status: int) -> Any:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    return handler
+
+
+def create_app(settings: Settings | None = None, store: SessionStore | None = None) -> FastAPI:
+    """The ASGI application. ``store`` overrides the one the settings choose (tests)."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.store.close()
+
+    app = FastAPI(
+        title="Backprop Visualizer",
+        description=DESCRIPTION,
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store if store is not None else open_store(settings)
+
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    # Order matters only for subclasses: DivergenceError is an EngineError but a 409.
+    app.add_exception_handler(DivergenceError, _status_for(409))
+    app.add_exception_handler(EngineError, _status_for(422))
+    app.add_exception_handler(PhaseError, _status_for(409))
+    app.add_exception_handler(SessionNotFoundError, _status_for(404))
+    app.add_exception_handler(NotKeptError, _status_for(404))
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(api.router)
+    return app
+
+
+def cli(argv: Sequence[str] | None = None) -> None:
+    """``backprop-viz``: start the server."""
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="backprop-viz", description="Serve the Backprop Visualizer.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    args = parser.parse_args(argv)
+    uvicorn.run("app.main:app", host=args.host, port=args.port)
+
+
+app = create_app()

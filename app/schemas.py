@@ -1,0 +1,252 @@
+"""The JSON API's request and response models (they document themselves at /docs)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app import engine
+from app.datasets import Dataset, make_dataset
+from app.engine import Array
+from app.session import MAX_LEARNING_RATE, MAX_TRAIN_EPOCHS, Session, substep_position
+
+ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
+LossName = Literal["l2", "bce"]
+DatasetName = Literal["xor", "and", "or", "blobs", "circle"]
+ModeName = Literal["sgd", "batch"]
+
+#: A number a user may give: finite and within ±1e6.
+Value = Annotated[float, Field(allow_inf_nan=False, ge=-engine.MAX_ABS_VALUE, le=engine.MAX_ABS_VALUE)]
+LearningRate = Annotated[float, Field(gt=0.0, le=MAX_LEARNING_RATE, allow_inf_nan=False)]
+Units = Annotated[int, Field(ge=engine.MIN_UNITS, le=engine.MAX_UNITS)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetTable(Strict):
+    """A user-entered table of samples: one target row per input row."""
+
+    inputs: list[list[Value]] = Field(min_length=1)
+    targets: list[list[Value]] = Field(min_length=1)
+
+    def to_dataset(self) -> Dataset:
+        return make_dataset(self.inputs, self.targets, name=None)
+
+
+def dataset_of(value: DatasetName | DatasetTable | None) -> str | Dataset | None:
+    return value.to_dataset() if isinstance(value, DatasetTable) else value
+
+
+class CreateSession(Strict):
+    """Every field is optional: the default is the article's 2-3-2 sigmoid network with L2 loss."""
+
+    layers: list[Units] | None = Field(
+        None,
+        min_length=engine.MIN_LAYERS,
+        max_length=engine.MAX_LAYERS,
+        description="Units per layer, input first. Default [2, 3, 2]; with a dataset, [inputs, 3, targets].",
+    )
+    activation: ActivationName = Field("sigmoid", description="Activation of the hidden layers.")
+    output_activation: ActivationName = Field("sigmoid", description="Activation of the output layer.")
+    loss: LossName = Field("l2", description="l2 = ½Σ(y−t)²; bce = binary cross-entropy (sigmoid outputs).")
+    learning_rate: LearningRate = 0.5
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the initial weights.")
+    weights: list[list[list[Value]]] | None = Field(
+        None, description="weights[l][i][j] joins unit i of layer l to unit j of layer l+1."
+    )
+    biases: list[list[Value]] | None = Field(None, description="biases[l][j] belongs to unit j of layer l+1.")
+    input: list[Value] | None = Field(None, description="The sample's input x (default [0.05, 0.1]).")
+    target: list[Value] | None = Field(None, description="The sample's target t (default [0.01, 0.99]).")
+    train_biases: bool = True
+    dataset: DatasetName | DatasetTable | None = Field(
+        None, description="A built-in dataset name, or a table {inputs, targets}, instead of input/target."
+    )
+    mode: ModeName = Field("sgd", description="sgd: one sample per step; batch: mean gradient over all.")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {},
+                {"layers": [2, 3, 2], "seed": 1, "input": [0.05, 0.1], "target": [0.01, 0.99]},
+                {"dataset": "xor", "layers": [2, 4, 1], "learning_rate": 2.0, "mode": "batch"},
+            ]
+        },
+    )
+
+
+class EditSession(Strict):
+    """Any subset of these; the traces are cleared and the phase returns to idle."""
+
+    learning_rate: LearningRate | None = None
+    input: list[Value] | None = None
+    target: list[Value] | None = None
+    weights: list[list[list[Value]]] | None = None
+    biases: list[list[Value]] | None = None
+    train_biases: bool | None = None
+    dataset: DatasetName | DatasetTable | None = None
+    mode: ModeName | None = None
+    sample_index: int | None = Field(None, ge=0)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"learning_rate": 0.1}, {"input": [1.0, 0.0], "target": [1.0, 0.0]}]},
+    )
+
+
+class TrainRequest(Strict):
+    epochs: int = Field(
+        ge=1, le=MAX_TRAIN_EPOCHS, description="Passes over the data (full steps per sample)."
+    )
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"epochs": 1000}]})
+
+
+class ForwardState(BaseModel):
+    """The forward pass for the current sample (entries not yet computed in a sub-step are null)."""
+
+    pre_activations: list[list[float] | None] = Field(description="a(l+1) for l = 0..L-1")
+    activations: list[list[float] | None] = Field(description="h(l) for l = 0..L; [0] is the input")
+    loss: float | None = Field(description="Loss of this pass (mean over the samples in batch mode)")
+    batch_size: int = Field(description="Samples in this pass: 1, or the dataset size in batch mode")
+
+
+class BackwardState(BaseModel):
+    """The backward pass (entries not yet computed in a sub-step are null)."""
+
+    deltas: list[list[float] | None] = Field(description="δ(l+1) = ∂L/∂a(l+1) for the current sample")
+    weight_gradients: list[list[list[float]] | None] = Field(description="∂L/∂w(l), averaged over the batch")
+    bias_gradients: list[list[float] | None] = Field(description="∂L/∂b(l), averaged over the batch")
+
+
+class Parameters(BaseModel):
+    weights: list[list[list[float]]]
+    biases: list[list[float]]
+
+
+class SubStepState(BaseModel):
+    done: int
+    total: int
+    next: str
+
+
+class DatasetState(BaseModel):
+    name: str | None
+    inputs: list[list[float]]
+    targets: list[list[float]]
+
+
+class SessionState(BaseModel):
+    """A session's whole state; index conventions as in MATH.md (0-based, per layer)."""
+
+    id: str
+    layers: list[int]
+    activation: str
+    output_activation: str
+    loss: str
+    learning_rate: float
+    train_biases: bool
+    seed: int
+    mode: str
+    input: list[float]
+    target: list[float]
+    weights: list[list[list[float]]]
+    biases: list[list[float]]
+    phase: str
+    next_step: str = Field(description="The coarse step that comes next: forward, backward or update")
+    step: int
+    loss_history: list[float]
+    forward: ForwardState | None
+    backward: BackwardState | None
+    previous: Parameters | None = Field(description="After an update, the parameters before it")
+    dataset: DatasetState | None = Field(description="null for the single sample of the article")
+    sample_index: int
+    substep: SubStepState
+
+
+def _row(values: Array | None, row: int) -> list[float] | None:
+    return None if values is None else values[row].tolist()
+
+
+def _matrix(values: Array | None) -> Any:
+    return None if values is None else values.tolist()
+
+
+NEXT_STEP = {
+    "idle": "forward",
+    "updated": "forward",
+    "forwarding": "forward",
+    "forward": "backward",
+    "backwarding": "backward",
+    "backward": "update",
+}
+
+
+def state_of(session: Session) -> SessionState:
+    """The API's view of a session, built from the engine's traces."""
+    arch, row = session.arch, session.display_row
+    fwd, bwd = session.forward, session.backward
+    position = substep_position(session)
+    return SessionState(
+        id=session.id,
+        layers=list(arch.layers),
+        activation=arch.activation,
+        output_activation=arch.output_activation,
+        loss=arch.loss,
+        learning_rate=session.config.learning_rate,
+        train_biases=session.config.train_biases,
+        seed=session.config.seed,
+        mode=session.config.mode,
+        input=session.input,
+        target=session.target,
+        weights=[w.tolist() for w in session.params.weights],
+        biases=[b.tolist() for b in session.params.biases],
+        phase=session.phase,
+        next_step=NEXT_STEP[session.phase],
+        step=session.step,
+        loss_history=list(session.loss_history),
+        forward=None
+        if fwd is None
+        else ForwardState(
+            pre_activations=[_row(a, row) for a in fwd.pre_activations],
+            activations=[_row(h, row) for h in fwd.activations],
+            loss=fwd.loss,
+            batch_size=int(fwd.targets.shape[0]),
+        ),
+        backward=None
+        if bwd is None
+        else BackwardState(
+            deltas=[_row(d, row) for d in bwd.deltas],
+            weight_gradients=[_matrix(g) for g in bwd.weight_gradients],
+            bias_gradients=[_matrix(g) for g in bwd.bias_gradients],
+        ),
+        previous=None
+        if session.phase != "updated" or session.previous is None
+        else Parameters(
+            weights=[w.tolist() for w in session.previous.weights],
+            biases=[b.tolist() for b in session.previous.biases],
+        ),
+        dataset=None
+        if session.data.is_single
+        else DatasetState(
+            name=session.data.name,
+            inputs=session.data.inputs.tolist(),
+            targets=session.data.targets.tolist(),
+        ),
+        sample_index=session.sample_index,
+        substep=SubStepState(done=position.done, total=position.total, next=position.next),
+    )
+
+
+class HistoryEntry(BaseModel):
+    step: int
+    loss: float | None = Field(description="Loss of the forward pass behind this update (null at the start)")
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="What is wrong, in words")

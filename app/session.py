@@ -1,0 +1,636 @@
+"""A session: one network being taught, as one immutable value, and the functions that step it.
+
+Every function here takes a :class:`Session` and returns a new one; nothing is changed in place, so
+a step that fails (a phase error, a diverging update) leaves the stored session exactly as it was.
+
+The phase machine::
+
+    idle ──forward──▶ forward ──backward──▶ backward ──update──▶ updated
+      └─ sub-steps: forwarding (layer by layer) … forward … backwarding (δ layer by layer) … ┘
+
+``forward`` is allowed from any phase (it recomputes); ``backward`` needs a finished forward pass;
+``update`` needs a finished backward pass. Any edit clears the traces and returns to ``idle``.
+
+Traces are derived data: they are recomputed from the parameters and the phase when a session is
+loaded (see :func:`replay`), so storage and export hold only what cannot be recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal, get_args
+
+import numpy as np
+
+from app import engine
+from app.datasets import DEFAULT_INPUT, DEFAULT_TARGET, Dataset, builtin, make_dataset, single
+from app.engine import (
+    Architecture,
+    BackwardTrace,
+    EngineError,
+    ForwardTrace,
+    Parameters,
+)
+
+Phase = Literal["idle", "forwarding", "forward", "backwarding", "backward", "updated"]
+PHASES: tuple[Phase, ...] = get_args(Phase)
+Mode = Literal["sgd", "batch"]
+MODES: tuple[Mode, ...] = get_args(Mode)
+
+DEFAULT_LEARNING_RATE = 0.5
+MAX_LEARNING_RATE = 100.0
+DEFAULT_SEED = 0
+#: Most full steps one train request may run (epochs × samples per epoch in SGD mode).
+MAX_TRAIN_EPOCHS = 100_000
+MAX_TRAIN_STEPS = 1_000_000
+#: Most updates a session keeps the loss of; beyond it training is refused until a reset.
+MAX_LOSS_HISTORY = 2_000_000
+#: Most states kept for undo and the timeline; older ones are thinned out.
+MAX_HISTORY = 1000
+
+
+class PhaseError(Exception):
+    """A step asked for out of order; the message says which step comes first."""
+
+
+class NotKeptError(Exception):
+    """A history step that is not (or no longer) kept."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """How a session's network is built and trained."""
+
+    arch: Architecture = field(default_factory=Architecture)
+    #: η in w ← w − η ∂L/∂w.
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    #: Whether update changes the biases too (the article updates weights only).
+    train_biases: bool = True
+    #: Seed of the initial weights (see engine.init_parameters).
+    seed: int = DEFAULT_SEED
+    #: "sgd": one sample per step, in turn; "batch": every sample, gradient = mean over samples.
+    mode: Mode = "sgd"
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.learning_rate) and 0.0 < self.learning_rate <= MAX_LEARNING_RATE):
+            raise EngineError(
+                f"learning_rate: must lie in (0, {MAX_LEARNING_RATE:g}], got {self.learning_rate}"
+            )
+        if self.mode not in MODES:
+            raise EngineError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A kept state for undo and the timeline: the parameters right after an update."""
+
+    step: int
+    #: Loss of the forward pass behind this update (None for the starting state).
+    loss: float | None
+    params: Parameters
+    #: Parameters before this update, so its traces can be replayed (None: show it idle).
+    previous: Parameters | None
+    sample_index: int
+
+
+@dataclass(frozen=True)
+class Origin:
+    """How the session was created, for reset."""
+
+    config: Config
+    params: Parameters
+    data: Dataset
+
+
+@dataclass(frozen=True)
+class Session:
+    """Everything about one user's network. Traces are derived (see :func:`replay`)."""
+
+    id: str
+    config: Config
+    params: Parameters
+    data: Dataset
+    origin: Origin
+    #: The current sample: the one stepped in SGD mode, the one shown in batch mode.
+    sample_index: int = 0
+    phase: Phase = "idle"
+    forward: ForwardTrace | None = None
+    backward: BackwardTrace | None = None
+    #: Parameters before the last update (set in phase "updated", for old → new).
+    previous: Parameters | None = None
+    #: Number of updates applied so far.
+    step: int = 0
+    #: Loss of the forward pass behind each update; may run past ``step`` after a restore,
+    #: so the timeline can jump forward again. The visible history is ``loss_history``.
+    loss_trajectory: tuple[float, ...] = ()
+    history: tuple[Snapshot, ...] = ()
+
+    @property
+    def arch(self) -> Architecture:
+        return self.config.arch
+
+    @property
+    def loss_history(self) -> tuple[float, ...]:
+        """Loss of the forward pass behind each of the ``step`` updates so far."""
+        return self.loss_trajectory[: self.step]
+
+    @property
+    def input(self) -> list[float]:
+        return [float(v) for v in self.data.inputs[self.sample_index]]
+
+    @property
+    def target(self) -> list[float]:
+        return [float(v) for v in self.data.targets[self.sample_index]]
+
+    @property
+    def display_row(self) -> int:
+        """Which row of the traces belongs to the current sample."""
+        return self.sample_index if self.config.mode == "batch" else 0
+
+    @property
+    def shown_params(self) -> Parameters:
+        """The parameters the traces were computed with (the old ones after an update)."""
+        if self.phase == "updated" and self.previous is not None:
+            return self.previous
+        return self.params
+
+
+# --------------------------------------------------------------------------------------------
+# Creating
+# --------------------------------------------------------------------------------------------
+
+
+def resolve_dataset(
+    spec: str | Dataset | None,
+    input_: Sequence[float] | None,
+    target: Sequence[float] | None,
+) -> Dataset:
+    """The dataset a session starts with: a built-in name, a table, or one input and target."""
+    if spec is not None:
+        if input_ is not None or target is not None:
+            raise EngineError("give either a dataset or an input and target, not both")
+        return builtin(spec) if isinstance(spec, str) else spec
+    return single(
+        list(input_) if input_ is not None else list(DEFAULT_INPUT),
+        list(target) if target is not None else list(DEFAULT_TARGET),
+    )
+
+
+def _check_data_fits(arch: Architecture, data: Dataset) -> None:
+    if data.inputs.shape[1] != arch.layers[0]:
+        raise EngineError(
+            f"input: the network has {arch.layers[0]} inputs, "
+            f"but each sample has {data.inputs.shape[1]} values"
+        )
+    if data.targets.shape[1] != arch.layers[-1]:
+        raise EngineError(
+            f"target: the network has {arch.layers[-1]} outputs, "
+            f"but each sample has {data.targets.shape[1]} target values"
+        )
+
+
+def create(
+    session_id: str,
+    *,
+    layers: Sequence[int] | None = None,
+    activation: str = "sigmoid",
+    output_activation: str = "sigmoid",
+    loss: str = "l2",
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+    seed: int = DEFAULT_SEED,
+    weights: Sequence[Sequence[Sequence[float]]] | None = None,
+    biases: Sequence[Sequence[float]] | None = None,
+    input: Sequence[float] | None = None,  # noqa: A002 - the API's field name
+    target: Sequence[float] | None = None,
+    train_biases: bool = True,
+    dataset: str | Dataset | None = None,
+    mode: Mode = "sgd",
+) -> Session:
+    """A new session; omitted weights and biases are drawn from ``seed``."""
+    data = resolve_dataset(dataset, input, target)
+    if layers is None:
+        # A dataset decides the input and output widths, with the article's 3 hidden units in
+        # between; otherwise the article's 2-3-2.
+        layers = (data.inputs.shape[1], 3, data.targets.shape[1]) if dataset is not None else (2, 3, 2)
+    arch = Architecture(tuple(int(n) for n in layers), activation, output_activation, loss)
+    config = Config(arch, float(learning_rate), bool(train_biases), int(seed), mode)
+    _check_data_fits(arch, data)
+    params = engine.init_parameters(arch, seed)
+    if weights is not None or biases is not None:
+        params = engine.make_parameters(
+            arch,
+            weights if weights is not None else [w.tolist() for w in params.weights],
+            biases if biases is not None else [b.tolist() for b in params.biases],
+        )
+    return Session(
+        id=session_id,
+        config=config,
+        params=params,
+        data=data,
+        origin=Origin(config, params, data),
+        history=(Snapshot(0, None, params, None, 0),),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The phase machine
+# --------------------------------------------------------------------------------------------
+
+
+def _batch(session: Session, sample_index: int) -> tuple[engine.Array, engine.Array]:
+    if session.config.mode == "batch":
+        return session.data.inputs, session.data.targets
+    return session.data.inputs[sample_index : sample_index + 1], session.data.targets[
+        sample_index : sample_index + 1
+    ]
+
+
+def _next_sample(session: Session) -> int:
+    """After an update in SGD mode the next forward pass moves on to the next sample."""
+    if session.phase == "updated" and session.config.mode == "sgd":
+        return (session.sample_index + 1) % len(session.data)
+    return session.sample_index
+
+
+def run_forward(session: Session) -> Session:
+    """The whole forward pass and the loss; allowed from any phase (it recomputes)."""
+    index = _next_sample(session)
+    inputs, targets = _batch(session, index)
+    trace = engine.forward(session.arch, session.params, inputs, targets)
+    return replace(session, sample_index=index, phase="forward", forward=trace, backward=None, previous=None)
+
+
+def _backward_error(phase: Phase) -> str:
+    return {
+        "idle": "backward needs the forward pass: run forward first",
+        "updated": "backward needs a forward pass with the new weights: run forward first",
+        "forwarding": "the forward pass is not finished: run forward (or the remaining sub-steps) first",
+        "backward": "backward is already done: update comes next (or forward to start again)",
+    }.get(phase, "run forward first")
+
+
+def run_backward(session: Session) -> Session:
+    """δ of every layer and every gradient; needs a finished forward pass."""
+    if session.phase not in ("forward", "backwarding") or session.forward is None:
+        raise PhaseError(_backward_error(session.phase))
+    trace = engine.backward(session.arch, session.params, session.forward)
+    return replace(session, phase="backward", backward=trace)
+
+
+def _update_error(phase: Phase) -> str:
+    return {
+        "idle": "update needs the gradients: run forward, then backward, first",
+        "updated": "this update is done: run forward, then backward, before the next update",
+        "forwarding": "update needs the gradients: finish forward, then run backward, first",
+        "forward": "update needs the gradients: run backward first",
+        "backwarding": "the backward pass is not finished: run backward (or the remaining sub-steps) first",
+    }.get(phase, "run backward first")
+
+
+def _record(
+    history: list[Snapshot], trajectory: list[float], step: int, loss: float, snapshot: Snapshot
+) -> None:
+    """Append an update to the (thinned) history and the loss trajectory, dropping any future."""
+    while history and history[-1].step >= step:
+        history.pop()
+    del trajectory[step - 1 :]
+    trajectory.append(loss)
+    history.append(snapshot)
+    if len(history) > MAX_HISTORY:
+        _thin(history)
+
+
+def _thin(history: list[Snapshot]) -> None:
+    """Keep the first state and the newest half; drop every other state in between."""
+    keep_recent = MAX_HISTORY // 2
+    middle = history[1 : len(history) - keep_recent]
+    history[1 : len(history) - keep_recent] = middle[1::2]
+
+
+def run_update(session: Session) -> Session:
+    """w ← w − η ∂L/∂w for every layer at once; needs a finished backward pass."""
+    if session.phase != "backward" or session.backward is None or session.forward is None:
+        raise PhaseError(_update_error(session.phase))
+    if session.step >= MAX_LOSS_HISTORY:
+        raise PhaseError(f"this session has reached {MAX_LOSS_HISTORY} updates: reset it to go on")
+    params = engine.update(
+        session.params, session.backward, session.config.learning_rate, session.config.train_biases
+    )
+    loss = session.forward.loss
+    assert loss is not None
+    step = session.step + 1
+    history = list(session.history)
+    trajectory = list(session.loss_trajectory)
+    _record(
+        history, trajectory, step, loss, Snapshot(step, loss, params, session.params, session.sample_index)
+    )
+    return replace(
+        session,
+        params=params,
+        previous=session.params,
+        phase="updated",
+        step=step,
+        loss_trajectory=tuple(trajectory),
+        history=tuple(history),
+    )
+
+
+def run_step(session: Session) -> Session:
+    """Forward, backward and update in one go."""
+    return run_update(run_backward(run_forward(session)))
+
+
+# --------------------------------------------------------------------------------------------
+# Sub-steps: forward one layer at a time, the loss, δ one layer at a time going back, update.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubStep:
+    """Where the sub-step cursor stands."""
+
+    #: Sub-steps done in this cycle (0 .. total).
+    done: int
+    #: Sub-steps in one full cycle: L forward layers, the loss, L deltas, the update.
+    total: int
+    #: What the next sub-step computes, in words.
+    next: str
+
+
+def substep_position(session: Session) -> SubStep:
+    """How far the current cycle has got, and what comes next."""
+    depth = session.arch.depth
+    total = 2 * depth + 2
+    fwd, bwd = session.forward, session.backward
+    if session.phase in ("idle", "updated") or fwd is None:
+        done = 0
+    elif session.phase in ("forwarding", "forward"):
+        done = fwd.layers_done + (1 if fwd.complete else 0)
+    elif bwd is not None and session.phase in ("backwarding", "backward"):
+        done = depth + 1 + bwd.layers_done
+    else:
+        done = depth + 1
+    return SubStep(done=done, total=total, next=describe_substep(session.arch, done if done < total else 0))
+
+
+def describe_substep(arch: Architecture, done: int) -> str:
+    """Words for sub-step number ``done`` (0-based) of a cycle."""
+    depth = arch.depth
+    if done < depth:
+        return f"forward: layer {done + 1} (a({done + 1}), h({done + 1}))"
+    if done == depth:
+        return "forward: the loss L"
+    if done < 2 * depth + 1:
+        layer = depth - (done - depth - 1)
+        where = "output" if layer == depth else "hidden"
+        return f"backward: δ({layer}) of the {where} layer and its gradients"
+    return "update: w ← w − η ∂L/∂w"
+
+
+def run_substep(session: Session) -> Session:
+    """The next sub-step of the cycle; agrees with the coarse steps to the last bit."""
+    arch, params = session.arch, session.params
+    phase, fwd = session.phase, session.forward
+    if phase in ("idle", "updated", "backward") or fwd is None:
+        if phase == "backward":
+            return run_update(session)
+        index = _next_sample(session)
+        inputs, targets = _batch(session, index)
+        trace = engine.forward_layer(arch, params, engine.start_forward(arch, inputs, targets))
+        return replace(
+            session, sample_index=index, phase="forwarding", forward=trace, backward=None, previous=None
+        )
+    if phase == "forwarding":
+        if fwd.layers_done < arch.depth:
+            return replace(session, forward=engine.forward_layer(arch, params, fwd))
+        return replace(session, phase="forward", forward=engine.compute_loss(arch, fwd))
+    # forward or backwarding: one more δ going back
+    bwd = (
+        session.backward
+        if phase == "backwarding" and session.backward is not None
+        else engine.start_backward(arch)
+    )
+    bwd = engine.backward_layer(arch, params, fwd, bwd)
+    return replace(session, phase="backward" if bwd.complete else "backwarding", backward=bwd)
+
+
+# --------------------------------------------------------------------------------------------
+# Training, undo, history, reset, edits
+# --------------------------------------------------------------------------------------------
+
+
+def steps_per_epoch(session: Session) -> int:
+    return len(session.data) if session.config.mode == "sgd" else 1
+
+
+def train(session: Session, epochs: int) -> Session:
+    """``epochs`` passes over the dataset: exactly the same as that many single steps.
+
+    Atomic: if the training diverges the session is returned unchanged (DivergenceError).
+    """
+    if not 1 <= epochs <= MAX_TRAIN_EPOCHS:
+        raise EngineError(f"epochs: must lie in 1..{MAX_TRAIN_EPOCHS}, got {epochs}")
+    count = epochs * steps_per_epoch(session)
+    if count > MAX_TRAIN_STEPS:
+        raise EngineError(
+            f"epochs: {epochs} epochs of {steps_per_epoch(session)} samples are {count} steps; "
+            f"one request runs at most {MAX_TRAIN_STEPS} (use batch mode or fewer epochs)"
+        )
+    return run_steps(session, count)
+
+
+def run_steps(session: Session, count: int) -> Session:
+    """``count`` full steps, fast: the engine's step without building a session each time."""
+    if session.step + count > MAX_LOSS_HISTORY:
+        raise PhaseError(f"this session would pass {MAX_LOSS_HISTORY} updates: reset it to go on")
+    if count <= 0:
+        return session
+    arch, config, data = session.arch, session.config, session.data
+    params = session.params
+    index = session.sample_index
+    phase: Phase = session.phase
+    history = list(session.history)
+    trajectory = list(session.loss_trajectory)
+    step = session.step
+    for _ in range(count - 1):
+        if phase == "updated" and config.mode == "sgd":
+            index = (index + 1) % len(data)
+        phase = "updated"
+        inputs, targets = _batch(session, index)
+        new_params, loss = engine.train_step(
+            arch, params, inputs, targets, config.learning_rate, config.train_biases
+        )
+        step += 1
+        _record(history, trajectory, step, loss, Snapshot(step, loss, new_params, params, index))
+        params = new_params
+    partial = replace(
+        session,
+        params=params,
+        sample_index=index,
+        phase=phase,
+        step=step,
+        loss_trajectory=tuple(trajectory),
+        history=tuple(history),
+    )
+    # The last step through the full path, so the traces and "previous" are those of one step.
+    return run_step(partial)
+
+
+def undo(session: Session) -> Session:
+    """Back to the state after the previous kept update."""
+    earlier = [snap for snap in session.history if snap.step < session.step]
+    if not earlier:
+        raise PhaseError("nothing to undo: no update has been made since the start (or the last edit)")
+    return restore(session, earlier[-1].step)
+
+
+def restore(session: Session, step: int) -> Session:
+    """The state exactly as it was right after update ``step`` (later states stay kept)."""
+    for snap in session.history:
+        if snap.step == step:
+            break
+    else:
+        kept = ", ".join(str(s.step) for s in session.history[-5:])
+        raise NotKeptError(f"step {step} is not kept in the history (the latest kept: {kept})")
+    sample_index = snap.sample_index % len(session.data)
+    restored = replace(
+        session,
+        params=snap.params,
+        previous=snap.previous,
+        sample_index=sample_index,
+        step=snap.step,
+        phase="updated" if snap.previous is not None else "idle",
+        forward=None,
+        backward=None,
+    )
+    return replay(restored)
+
+
+def reset(session: Session) -> Session:
+    """Back to how the session was created."""
+    origin = session.origin
+    return Session(
+        id=session.id,
+        config=origin.config,
+        params=origin.params,
+        data=origin.data,
+        origin=origin,
+        history=(Snapshot(0, None, origin.params, None, 0),),
+    )
+
+
+def edit(
+    session: Session,
+    *,
+    learning_rate: float | None = None,
+    input: Sequence[float] | None = None,  # noqa: A002 - the API's field name
+    target: Sequence[float] | None = None,
+    weights: Sequence[Sequence[Sequence[float]]] | None = None,
+    biases: Sequence[Sequence[float]] | None = None,
+    train_biases: bool | None = None,
+    dataset: str | Dataset | None = None,
+    mode: Mode | None = None,
+    sample_index: int | None = None,
+) -> Session:
+    """Change settings, the data or the parameters; clears the traces and returns to idle.
+
+    ``input``/``target`` replace the current sample (with a dataset, its current row).
+    Editing the parameters starts a new branch of the history at the current step.
+    """
+    config = session.config
+    config = replace(
+        config,
+        learning_rate=config.learning_rate if learning_rate is None else float(learning_rate),
+        train_biases=config.train_biases if train_biases is None else bool(train_biases),
+        mode=config.mode if mode is None else mode,
+    )
+    data = session.data
+    index = session.sample_index
+    if dataset is not None:
+        data = builtin(dataset) if isinstance(dataset, str) else dataset
+        index = 0
+    if input is not None or target is not None:
+        inputs = data.inputs.tolist()
+        targets = data.targets.tolist()
+        if input is not None:
+            inputs[index] = list(input)
+        if target is not None:
+            targets[index] = list(target)
+        data = make_dataset(inputs, targets, name=None)
+    if sample_index is not None:
+        if not 0 <= sample_index < len(data):
+            raise EngineError(f"sample_index: must lie in 0..{len(data) - 1}, got {sample_index}")
+        index = sample_index
+    _check_data_fits(session.arch, data)
+    params = session.params
+    history = session.history
+    trajectory = session.loss_trajectory
+    if weights is not None or biases is not None:
+        params = engine.make_parameters(
+            session.arch,
+            weights if weights is not None else [w.tolist() for w in params.weights],
+            biases if biases is not None else [b.tolist() for b in params.biases],
+        )
+        kept = tuple(s for s in history if s.step < session.step)
+        history = (*kept, Snapshot(session.step, None, params, None, index))
+        trajectory = trajectory[: session.step]
+    return replace(
+        session,
+        config=config,
+        data=data,
+        sample_index=index,
+        params=params,
+        history=history,
+        loss_trajectory=trajectory,
+        phase="idle",
+        forward=None,
+        backward=None,
+        previous=None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Replay: recompute the traces of a stored session
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a partial pass had got, which is all storage needs to rebuild the traces."""
+
+    forward_layers: int = 0
+    backward_layers: int = 0
+
+
+def progress_of(session: Session) -> Progress:
+    fwd, bwd = session.forward, session.backward
+    return Progress(
+        forward_layers=fwd.layers_done if fwd is not None else 0,
+        backward_layers=bwd.layers_done if bwd is not None else 0,
+    )
+
+
+def replay(session: Session, progress: Progress | None = None) -> Session:
+    """Rebuild the traces from the phase and the parameters (they are deterministic)."""
+    arch = session.arch
+    phase = session.phase
+    progress = progress or Progress(arch.depth, arch.depth)
+    if phase == "idle":
+        return replace(session, forward=None, backward=None)
+    params = session.shown_params
+    inputs, targets = _batch(session, session.sample_index)
+    fwd = engine.start_forward(arch, inputs, targets)
+    layers = progress.forward_layers if phase == "forwarding" else arch.depth
+    for _ in range(layers):
+        fwd = engine.forward_layer(arch, params, fwd)
+    if phase == "forwarding":
+        return replace(session, forward=fwd, backward=None)
+    fwd = engine.compute_loss(arch, fwd)
+    if phase == "forward":
+        return replace(session, forward=fwd, backward=None)
+    bwd = engine.start_backward(arch)
+    layers = progress.backward_layers if phase == "backwarding" else arch.depth
+    for _ in range(layers):
+        bwd = engine.backward_layer(arch, params, fwd, bwd)
+    return replace(session, forward=fwd, backward=bwd)

@@ -1,0 +1,253 @@
+"""Where sessions live: one interface, an in-memory and an embedded SQLite backend.
+
+Every backend serialises work on one session (``update`` runs load → change → save under that
+session's lock, so concurrent steps never lose an update), expires sessions left unused for longer
+than ``ttl`` seconds and, when full, evicts the least recently used. Another backend (Redis, say)
+implements the same five methods; routes and engine never see which one is in use.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from app import codec
+from app.session import Session
+from app.settings import Settings
+
+Clock = Callable[[], float]
+
+
+class SessionNotFoundError(LookupError):
+    """No session with that id: never issued, deleted, expired or evicted."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"no session {session_id!r} (it may have expired or been deleted)")
+        self.session_id = session_id
+
+
+class SessionStore(ABC):
+    """The interface every backend implements."""
+
+    def __init__(self, *, ttl: float, max_sessions: int, clock: Clock = time.time) -> None:
+        self.ttl = ttl
+        self.max_sessions = max_sessions
+        self.clock = clock
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    @contextmanager
+    def _locked(self, session_id: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(session_id, threading.Lock())
+        with lock:
+            yield
+
+    def _forget_lock(self, session_id: str) -> None:
+        with self._guard:
+            self._locks.pop(session_id, None)
+
+    @abstractmethod
+    def add(self, session: Session) -> None:
+        """Keep a new session, first expiring old ones and evicting the least recently used."""
+
+    @abstractmethod
+    def get(self, session_id: str) -> Session:
+        """The session, marked as used now; SessionNotFoundError if there is none (or it expired)."""
+
+    @abstractmethod
+    def update(self, session_id: str, change: Callable[[Session], Session]) -> Session:
+        """Replace the session by ``change(session)`` atomically; if ``change`` raises, nothing changes."""
+
+    @abstractmethod
+    def delete(self, session_id: str) -> None:
+        """Remove the session; SessionNotFoundError if there is none."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """How many sessions are kept (expired ones may still be counted until the next add)."""
+
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
+        """Release resources (connections)."""
+
+
+class MemoryStore(SessionStore):
+    """Sessions in a dict, most recently used last; gone when the process ends."""
+
+    def __init__(self, *, ttl: float, max_sessions: int, clock: Clock = time.time) -> None:
+        super().__init__(ttl=ttl, max_sessions=max_sessions, clock=clock)
+        self._sessions: OrderedDict[str, tuple[Session, float]] = OrderedDict()
+        # Guards the dict itself; the per-session locks serialise the work on one session.
+        self._table = threading.Lock()
+
+    def add(self, session: Session) -> None:
+        now = self.clock()
+        dropped: list[str] = []
+        with self._table:
+            dropped = [sid for sid, (_, used) in self._sessions.items() if now - used > self.ttl]
+            for sid in dropped:
+                del self._sessions[sid]
+            while len(self._sessions) >= self.max_sessions:
+                oldest, _ = self._sessions.popitem(last=False)
+                dropped.append(oldest)
+            self._sessions[session.id] = (session, now)
+        for sid in dropped:
+            self._forget_lock(sid)
+
+    def _load(self, session_id: str) -> Session:
+        now = self.clock()
+        with self._table:
+            entry = self._sessions.get(session_id)
+            if entry is None or now - entry[1] > self.ttl:
+                if entry is not None:
+                    del self._sessions[session_id]
+                raise SessionNotFoundError(session_id)
+            self._sessions[session_id] = (entry[0], now)
+            self._sessions.move_to_end(session_id)
+            return entry[0]
+
+    def get(self, session_id: str) -> Session:
+        with self._locked(session_id):
+            return self._load(session_id)
+
+    def update(self, session_id: str, change: Callable[[Session], Session]) -> Session:
+        with self._locked(session_id):
+            new = change(self._load(session_id))
+            with self._table:
+                if session_id in self._sessions:
+                    self._sessions[session_id] = (new, self.clock())
+            return new
+
+    def delete(self, session_id: str) -> None:
+        with self._locked(session_id), self._table:
+            if self._sessions.pop(session_id, None) is None:
+                raise SessionNotFoundError(session_id)
+        self._forget_lock(session_id)
+
+    def count(self) -> int:
+        with self._table:
+            return len(self._sessions)
+
+
+class SqliteStore(SessionStore):
+    """Sessions in an SQLite file (WAL mode): they survive a restart of the server.
+
+    Each thread has its own connection; writes run in ``BEGIN IMMEDIATE`` transactions, so even
+    several server processes on one file serialise their updates to a session.
+    """
+
+    def __init__(self, path: Path, *, ttl: float, max_sessions: int, clock: Clock = time.time) -> None:
+        super().__init__(ttl=ttl, max_sessions=max_sessions, clock=clock)
+        self.path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+
+    def _connection(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            # Opened on first use, so importing the app touches no file.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS sessions ("
+                " id TEXT PRIMARY KEY, document TEXT NOT NULL, last_used REAL NOT NULL)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS sessions_last_used ON sessions (last_used)")
+            self._local.db = db
+            with self._guard:
+                self._connections.append(db)
+        return db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @staticmethod
+    def _encode(session: Session) -> str:
+        return json.dumps(codec.to_document(session, compact=True), separators=(",", ":"))
+
+    def add(self, session: Session) -> None:
+        now = self.clock()
+        document = self._encode(session)
+        with self._transaction() as db:
+            db.execute("DELETE FROM sessions WHERE last_used < ?", (now - self.ttl,))
+            (count,) = db.execute("SELECT COUNT(*) FROM sessions").fetchone()
+            excess = count - self.max_sessions + 1
+            if excess > 0:
+                db.execute(
+                    "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY last_used LIMIT ?)",
+                    (excess,),
+                )
+            db.execute(
+                "INSERT INTO sessions (id, document, last_used) VALUES (?, ?, ?)", (session.id, document, now)
+            )
+
+    def _load(self, db: sqlite3.Connection, session_id: str) -> Session:
+        now = self.clock()
+        row = db.execute("SELECT document, last_used FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise SessionNotFoundError(session_id)
+        if now - row[1] > self.ttl:
+            db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            raise SessionNotFoundError(session_id)
+        db.execute("UPDATE sessions SET last_used = ? WHERE id = ?", (now, session_id))
+        return codec.from_document(json.loads(row[0]), session_id)
+
+    def get(self, session_id: str) -> Session:
+        with self._locked(session_id):
+            try:
+                with self._transaction() as db:
+                    return self._load(db, session_id)
+            except SessionNotFoundError:
+                self._forget_lock(session_id)
+                raise
+
+    def update(self, session_id: str, change: Callable[[Session], Session]) -> Session:
+        with self._locked(session_id), self._transaction() as db:
+            new = change(self._load(db, session_id))
+            db.execute("UPDATE sessions SET document = ? WHERE id = ?", (self._encode(new), session_id))
+            return new
+
+    def delete(self, session_id: str) -> None:
+        with self._locked(session_id), self._transaction() as db:
+            if db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount == 0:
+                raise SessionNotFoundError(session_id)
+        self._forget_lock(session_id)
+
+    def count(self) -> int:
+        (count,) = self._connection().execute("SELECT COUNT(*) FROM sessions").fetchone()
+        return int(count)
+
+    def close(self) -> None:
+        with self._guard:
+            connections, self._connections = self._connections, []
+        for db in connections:
+            db.close()
+
+
+def open_store(settings: Settings, clock: Clock = time.time) -> SessionStore:
+    """The backend the settings choose."""
+    if settings.store == "memory":
+        return MemoryStore(ttl=settings.session_ttl, max_sessions=settings.max_sessions, clock=clock)
+    return SqliteStore(
+        settings.data_dir / "sessions.sqlite3",
+        ttl=settings.session_ttl,
+        max_sessions=settings.max_sessions,
+        clock=clock,
+    )
