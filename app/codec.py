@@ -192,6 +192,7 @@ def to_document(session: Session, *, compact: bool = False) -> dict[str, Any]:
         "dataset": session.data.to_json(),
         "sample_index": session.sample_index,
         "phase": session.phase,
+        "substep_mode": session.substep_mode,
         "progress": {"forward_layers": progress.forward_layers, "backward_layers": progress.backward_layers},
         "step": session.step,
         "loss_trajectory": _floats(session.loss_trajectory, compact),
@@ -280,5 +281,6 @@ def _from_document(document: Mapping[str, Any], session_id: str) -> Session:
         step=step,
         loss_trajectory=trajectory,
         history=history,
+        substep_mode=bool(document.get("substep_mode", False)),
     )
     return replay(session, progress)

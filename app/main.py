@@ -12,13 +12,24 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
-from app import api
+from app import api, pages
 from app.engine import DivergenceError, EngineError
 from app.session import NotKeptError, PhaseError
 from app.settings import Settings
 from app.store import SessionNotFoundError, SessionStore, open_store
+from app.templating import ROOT
+
+STATIC = ROOT / "static"
+#: Front-end packages from the npm registry (package-lock.json), served by the app itself.
+NODE_MODULES = ROOT / "node_modules"
+VENDOR = {
+    "htmx": NODE_MODULES / "htmx.org" / "dist",
+    "swagger-ui": NODE_MODULES / "swagger-ui-dist",
+}
 
 DESCRIPTION = """
 Step through backpropagation one phase at a time — forward, backward, update — on a small
@@ -65,6 +76,8 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
         description=DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from our own copy of Swagger UI, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store if store is not None else open_store(settings)
@@ -81,7 +94,23 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Backprop Visualizer API",
+            swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
     app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for name, directory in VENDOR.items():
+        # check_dir=False: without `npm ci` the server still starts; the page then works without
+        # JavaScript (every control is a plain form) and the vendor URLs answer 404.
+        app.mount(f"/vendor/{name}", StaticFiles(directory=directory, check_dir=False), name=f"vendor-{name}")
     return app
 
 

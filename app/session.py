@@ -125,6 +125,8 @@ class Session:
     #: so the timeline can jump forward again. The visible history is ``loss_history``.
     loss_trajectory: tuple[float, ...] = ()
     history: tuple[Snapshot, ...] = ()
+    #: True when the last step was a sub-step, so the diagram highlights just what it computed.
+    substep_mode: bool = False
 
     @property
     def arch(self) -> Architecture:
@@ -258,7 +260,15 @@ def run_forward(session: Session) -> Session:
     index = _next_sample(session)
     inputs, targets = _batch(session, index)
     trace = engine.forward(session.arch, session.params, inputs, targets)
-    return replace(session, sample_index=index, phase="forward", forward=trace, backward=None, previous=None)
+    return replace(
+        session,
+        sample_index=index,
+        phase="forward",
+        forward=trace,
+        backward=None,
+        previous=None,
+        substep_mode=False,
+    )
 
 
 def _backward_error(phase: Phase) -> str:
@@ -275,7 +285,7 @@ def run_backward(session: Session) -> Session:
     if session.phase not in ("forward", "backwarding") or session.forward is None:
         raise PhaseError(_backward_error(session.phase))
     trace = engine.backward(session.arch, session.params, session.forward)
-    return replace(session, phase="backward", backward=trace)
+    return replace(session, phase="backward", backward=trace, substep_mode=False)
 
 
 def _update_error(phase: Phase) -> str:
@@ -333,6 +343,7 @@ def run_update(session: Session) -> Session:
         step=step,
         loss_trajectory=tuple(trajectory),
         history=tuple(history),
+        substep_mode=False,
     )
 
 
@@ -390,6 +401,10 @@ def describe_substep(arch: Architecture, done: int) -> str:
 
 def run_substep(session: Session) -> Session:
     """The next sub-step of the cycle; agrees with the coarse steps to the last bit."""
+    return replace(_next_substep(session), substep_mode=True)
+
+
+def _next_substep(session: Session) -> Session:
     arch, params = session.arch, session.params
     phase, fwd = session.phase, session.forward
     if phase in ("idle", "updated", "backward") or fwd is None:
@@ -503,6 +518,7 @@ def restore(session: Session, step: int) -> Session:
         phase="updated" if snap.previous is not None else "idle",
         forward=None,
         backward=None,
+        substep_mode=False,
     )
     return replay(restored)
 
@@ -587,6 +603,7 @@ def edit(
         forward=None,
         backward=None,
         previous=None,
+        substep_mode=False,
     )
 
 

@@ -1,0 +1,321 @@
+"""The step-through page: thin HTML routes over the same session functions as the API.
+
+Every control is a plain form that POSTs and redirects (303) back to the page, so the page works
+with JavaScript off; with htmx the same request answers with only the regions that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from app import diagram, session
+from app.api import Store, create_session
+from app.engine import MAX_ABS_VALUE, EngineError
+from app.schemas import CreateSession, state_of
+from app.session import MAX_LEARNING_RATE, PhaseError, Session
+from app.store import SessionNotFoundError, SessionStore
+from app.templating import is_htmx, render_page, render_regions
+
+router = APIRouter(include_in_schema=False)
+
+COOKIE = "bpv_session"
+#: Regions a step changes: the diagram first (the request's target), the rest out of band.
+STEP_REGIONS = ("diagram", "status", "controls", "sample")
+#: Regions the sample form changes: the form first (its target, with any messages).
+SAMPLE_REGIONS = ("sample", "diagram", "status", "controls")
+
+
+# --------------------------------------------------------------------------------------------
+# Security: the page's state-changing requests must come from the page itself.
+# --------------------------------------------------------------------------------------------
+
+
+def same_origin(request: Request) -> None:
+    """Refuse a state-changing request sent by another site (CSRF): 403 with a reason."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise HTTPException(403, "cross-site request refused")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return  # not sent by browsers for same-origin GET-initiated navigations of old; nothing to compare
+    host = request.headers.get("host", "")
+    if origin == "null" or urlsplit(origin).netloc != host:
+        raise HTTPException(403, f"request from a foreign origin refused: {origin}")
+
+
+SameOrigin = Annotated[None, Depends(same_origin)]
+
+
+# --------------------------------------------------------------------------------------------
+# The session behind the page
+# --------------------------------------------------------------------------------------------
+
+
+def cookie_session(request: Request, store: SessionStore) -> Session | None:
+    """The session whose id the cookie carries, if this server issued it and it still exists."""
+    session_id = request.cookies.get(COOKIE)
+    if not session_id:
+        return None
+    try:
+        return store.get(session_id)
+    except SessionNotFoundError:
+        return None
+
+
+def set_cookie(response: Response, request: Request, current: Session) -> None:
+    settings = request.app.state.settings
+    response.set_cookie(
+        COOKIE,
+        current.id,
+        max_age=int(settings.session_ttl),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def fingerprint(current: Session) -> str:
+    """Changes whenever anything the page shows changes (so a watching page can refresh)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    progress = session.progress_of(current)
+    digest.update(
+        repr(
+            (
+                current.phase,
+                current.step,
+                progress,
+                current.sample_index,
+                current.config,
+                current.substep_mode,
+            )
+        ).encode()
+    )
+    for array in (*current.params.weights, *current.params.biases, current.data.inputs, current.data.targets):
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# What the page shows
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    state: str  # "done", "running", "next", "todo"
+
+
+def stages(current: Session) -> tuple[Stage, ...]:
+    phase = current.phase
+    order = {
+        "idle": ("next", "todo", "todo"),
+        "forwarding": ("running", "todo", "todo"),
+        "forward": ("done", "next", "todo"),
+        "backwarding": ("done", "running", "todo"),
+        "backward": ("done", "done", "next"),
+        "updated": ("done", "done", "done"),
+    }[phase]
+    return tuple(
+        Stage(name, state) for name, state in zip(("Forward", "Backward", "Update"), order, strict=True)
+    )
+
+
+def allowed(current: Session) -> dict[str, bool]:
+    """Which buttons work now; the others are disabled."""
+    return {
+        "forward": True,
+        "backward": current.phase in ("forward", "backwarding"),
+        "update": current.phase == "backward",
+        "step": True,
+        "substep": True,
+        "reset": True,
+        "undo": any(snap.step < current.step for snap in current.history),
+    }
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input of the sample form."""
+
+    name: str
+    label: str
+    value: str
+    error: str | None
+
+
+def sample_fields(
+    current: Session, values: Mapping[str, str] | None = None, errors: Mapping[str, str] | None = None
+) -> tuple[tuple[Field, ...], tuple[Field, ...], Field]:
+    values, errors = values or {}, errors or {}
+
+    def make(name: str, label: str, value: float) -> Field:
+        return Field(name, label, values.get(name, repr(value)), errors.get(name))
+
+    inputs = tuple(make(f"x{i + 1}", f"x{i + 1}", v) for i, v in enumerate(current.input))
+    targets = tuple(make(f"t{j + 1}", f"t{j + 1}", v) for j, v in enumerate(current.target))
+    return inputs, targets, make("eta", "η", current.config.learning_rate)
+
+
+def context(
+    current: Session,
+    *,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    inputs, targets, eta = sample_fields(current, values, errors)
+    state = state_of(current)
+    return {
+        "s": current,
+        "state": state,
+        "d": diagram.build(current),
+        "stages": stages(current),
+        "allowed": allowed(current),
+        "next_step": state.next_step,
+        "inputs": inputs,
+        "targets": targets,
+        "eta": eta,
+        "form_error": bool(errors),
+        "notice": notice,
+        "fingerprint": fingerprint(current),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Routes
+# --------------------------------------------------------------------------------------------
+
+
+@router.get("/")
+def page(request: Request, store: Store) -> Response:
+    current = cookie_session(request, store)
+    created = current is None
+    if current is None:
+        current = create_session(store, CreateSession())
+    response = render_page(context(current))
+    if created:
+        set_cookie(response, request, current)
+    return response
+
+
+def _lost_session(request: Request) -> Response:
+    """The cookie's session is gone (expired, or never ours): start again from the page."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": "/"})
+    return RedirectResponse("/", status_code=303)
+
+
+def _act(
+    request: Request, store: SessionStore, change: Callable[[Session], Session], regions: tuple[str, ...]
+) -> Response:
+    current = cookie_session(request, store)
+    if current is None:
+        return _lost_session(request)
+    try:
+        current = store.update(current.id, change)
+    except (PhaseError, EngineError) as exc:
+        status = 409 if isinstance(exc, PhaseError) else 422
+        current = store.get(current.id)
+        if is_htmx(request):
+            return render_regions(context(current, notice=str(exc)), "status", (), status)
+        return render_page(context(current, notice=str(exc)), status)
+    except SessionNotFoundError:
+        return _lost_session(request)
+    if is_htmx(request):
+        return render_regions(context(current), regions[0], regions[1:])
+    return RedirectResponse("/", status_code=303)
+
+
+ACTIONS: dict[str, Callable[[Session], Session]] = {
+    "forward": session.run_forward,
+    "backward": session.run_backward,
+    "update": session.run_update,
+    "step": session.run_step,
+    "substep": session.run_substep,
+    "reset": session.reset,
+    "undo": session.undo,
+}
+
+
+@router.post("/page/{action}")
+def act(action: str, request: Request, store: Store, _: SameOrigin) -> Response:
+    """Forward, Backward, Update, Step, Sub-step, Reset, Undo from the page's buttons."""
+    change = ACTIONS.get(action)
+    if change is None:
+        raise HTTPException(404, f"no such action: {action}")
+    return _act(request, store, change, STEP_REGIONS)
+
+
+def parse_number(
+    raw: str | None, label: str, low: float, high: float, low_open: bool = False
+) -> tuple[float | None, str | None]:
+    """A number from a form field, or the message to show next to the field."""
+    text = (raw or "").strip().replace("−", "-")
+    if not text:
+        return None, f"{label}: enter a number"
+    try:
+        value = float(text)
+    except ValueError:
+        return None, f"{label}: “{raw}” is not a number"
+    if not math.isfinite(value):
+        return None, f"{label}: must be a finite number"
+    if value < low or value > high or (low_open and value == low):
+        bracket = "(" if low_open else "["
+        return None, f"{label}: must lie in {bracket}{low:g}, {high:g}]"
+    return value, None
+
+
+@router.post("/page/sample")
+async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
+    """The form of inputs, targets and learning rate; invalid values are shown next to their field."""
+    current = await run_in_threadpool(cookie_session, request, store)
+    if current is None:
+        return _lost_session(request)
+    form = await request.form()
+    values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    inputs_, targets_, _eta = sample_fields(current)
+    errors: dict[str, str] = {}
+    numbers: dict[str, float] = {}
+    for field in (*inputs_, *targets_):
+        value, error = parse_number(values.get(field.name), field.label, -MAX_ABS_VALUE, MAX_ABS_VALUE)
+        if error:
+            errors[field.name] = error
+        elif value is not None:
+            numbers[field.name] = value
+    eta, error = parse_number(values.get("eta"), "η (learning rate)", 0.0, MAX_LEARNING_RATE, low_open=True)
+    if error:
+        errors["eta"] = error
+    if errors or eta is None:
+        ctx = context(current, values=values, errors=errors)
+        if is_htmx(request):
+            return render_regions(ctx, "sample", (), 422)
+        return render_page(ctx, 422)
+    new_input = [numbers[f.name] for f in inputs_]
+    new_target = [numbers[f.name] for f in targets_]
+
+    def change(s: Session) -> Session:
+        return session.edit(s, input=new_input, target=new_target, learning_rate=eta)
+
+    return await run_in_threadpool(_act, request, store, change, SAMPLE_REGIONS)
+
+
+@router.get("/page/watch")
+def watch(request: Request, store: Store, v: str = "") -> Response:
+    """For a page left open while the API drives its session: 204 if nothing changed, else the regions."""
+    current = cookie_session(request, store)
+    if current is None:
+        return _lost_session(request)
+    if fingerprint(current) == v:
+        return Response(status_code=204, headers={"Vary": "HX-Request, Cookie", "Cache-Control": "no-store"})
+    ctx = context(current)
+    return render_regions(ctx, "status", ("diagram", "controls", "sample"))

@@ -1,0 +1,487 @@
+"""The JSON API through httpx against the app in process: every endpoint, every error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from app import engine, session
+from app.store import MemoryStore
+
+pytestmark = pytest.mark.anyio
+
+STATE_KEYS = {
+    "id",
+    "layers",
+    "activation",
+    "output_activation",
+    "loss",
+    "learning_rate",
+    "train_biases",
+    "input",
+    "target",
+    "weights",
+    "biases",
+    "phase",
+    "step",
+    "loss_history",
+    "forward",
+    "backward",
+}
+
+
+async def new(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+    response = await client.post("/api/sessions", json=body)
+    assert response.status_code == 201, response.text
+    state: dict[str, Any] = response.json()
+    return state
+
+
+async def post(client: httpx.AsyncClient, sid: str, action: str, status: int = 200, **body: Any) -> Any:
+    response = await client.post(f"/api/sessions/{sid}/{action}", json=body or None)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def test_healthz(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_create_default_is_the_articles_network(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/sessions")
+    assert response.status_code == 201
+    state = response.json()
+    assert response.headers["location"] == f"/api/sessions/{state['id']}"
+    assert STATE_KEYS <= state.keys()
+    assert state["layers"] == [2, 3, 2]
+    assert (state["activation"], state["output_activation"], state["loss"]) == ("sigmoid", "sigmoid", "l2")
+    assert state["learning_rate"] == 0.5
+    assert state["train_biases"] is True
+    assert state["phase"] == "idle"
+    assert state["step"] == 0
+    assert state["loss_history"] == []
+    assert state["forward"] is None and state["backward"] is None
+    expected = engine.init_parameters(engine.Architecture(), 0)
+    assert state["weights"] == [w.tolist() for w in expected.weights]
+    assert state["biases"] == [b.tolist() for b in expected.biases]
+    assert [len(w) for w in state["weights"]] == [2, 3]
+    assert [len(w[0]) for w in state["weights"]] == [3, 2]
+
+
+async def test_create_with_every_field(client: httpx.AsyncClient) -> None:
+    weights = [[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], [[0.7], [0.8], [0.9]]]
+    biases = [[0.01, 0.02, 0.03], [0.04]]
+    state = await new(
+        client,
+        layers=[2, 3, 1],
+        activation="tanh",
+        output_activation="linear",
+        loss="l2",
+        learning_rate=0.25,
+        seed=7,
+        weights=weights,
+        biases=biases,
+        input=[1.0, -1.0],
+        target=[0.5],
+        train_biases=False,
+    )
+    assert state["weights"] == weights
+    assert state["biases"] == biases
+    assert (state["activation"], state["output_activation"], state["seed"]) == ("tanh", "linear", 7)
+    assert state["input"] == [1.0, -1.0] and state["target"] == [0.5]
+    assert state["learning_rate"] == 0.25 and state["train_biases"] is False
+
+
+async def test_omitted_weights_come_from_the_seed(client: httpx.AsyncClient) -> None:
+    a = await new(client, seed=3)
+    b = await new(client, seed=3)
+    c = await new(client, seed=4)
+    assert a["weights"] == b["weights"]
+    assert a["weights"] != c["weights"]
+
+
+async def test_get_patch_delete(client: httpx.AsyncClient) -> None:
+    sid = (await new(client))["id"]
+    got = (await client.get(f"/api/sessions/{sid}")).json()
+    assert got["id"] == sid
+    await post(client, sid, "forward")
+    patched = await client.patch(
+        f"/api/sessions/{sid}",
+        json={"learning_rate": 0.1, "input": [1.0, 0.0], "target": [1.0, 0.0], "train_biases": False},
+    )
+    assert patched.status_code == 200
+    state = patched.json()
+    assert state["learning_rate"] == 0.1
+    assert state["input"] == [1.0, 0.0] and state["target"] == [1.0, 0.0]
+    assert state["train_biases"] is False
+    assert state["phase"] == "idle" and state["forward"] is None
+    new_weights = [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]]
+    state = (await client.patch(f"/api/sessions/{sid}", json={"weights": new_weights})).json()
+    assert state["weights"] == new_weights
+    assert (await client.delete(f"/api/sessions/{sid}")).status_code == 204
+    assert (await client.get(f"/api/sessions/{sid}")).status_code == 404
+    assert (await client.delete(f"/api/sessions/{sid}")).status_code == 404
+
+
+async def test_forward_backward_update_match_the_engine(client: httpx.AsyncClient) -> None:
+    sid = (await new(client))["id"]
+    arch = engine.Architecture()
+    params = engine.init_parameters(arch, 0)
+    x, t = np.array([0.05, 0.10]), np.array([0.01, 0.99])
+    fwd = engine.forward(arch, params, x, t)
+    bwd = engine.backward(arch, params, fwd)
+    new_params = engine.update(params, bwd, 0.5)
+
+    state = await post(client, sid, "forward")
+    assert state["phase"] == "forward" and state["next_step"] == "backward"
+    assert state["forward"]["activations"] == [h[0].tolist() for h in fwd.activations if h is not None]
+    assert state["forward"]["pre_activations"] == [a[0].tolist() for a in fwd.pre_activations if a is not None]
+    assert state["forward"]["loss"] == fwd.loss
+    assert state["forward"]["activations"][0] == [0.05, 0.10]
+
+    state = await post(client, sid, "backward")
+    assert state["phase"] == "backward" and state["next_step"] == "update"
+    assert state["backward"]["deltas"] == [d[0].tolist() for d in bwd.deltas if d is not None]
+    assert state["backward"]["weight_gradients"] == [g.tolist() for g in bwd.weight_gradients if g is not None]
+    assert state["backward"]["bias_gradients"] == [g.tolist() for g in bwd.bias_gradients if g is not None]
+
+    state = await post(client, sid, "update")
+    assert state["phase"] == "updated" and state["step"] == 1
+    assert state["weights"] == [w.tolist() for w in new_params.weights]
+    assert state["biases"] == [b.tolist() for b in new_params.biases]
+    assert state["previous"]["weights"] == [w.tolist() for w in params.weights]
+    assert state["loss_history"] == [fwd.loss]
+
+
+async def test_step_equals_three_phases(client: httpx.AsyncClient) -> None:
+    a = (await new(client))["id"]
+    b = (await new(client))["id"]
+    for action in ("forward", "backward", "update"):
+        by_phase = await post(client, a, action)
+    by_step = await post(client, b, "step")
+    for key in ("weights", "biases", "forward", "backward", "loss_history", "phase", "step"):
+        assert by_phase[key] == by_step[key], key
+
+
+@pytest.mark.parametrize(
+    ("setup", "action", "detail"),
+    [
+        ([], "backward", "run forward first"),
+        ([], "update", "run forward, then backward, first"),
+        (["forward"], "update", "run backward first"),
+        (["forward", "backward"], "backward", "update comes next"),
+        (["step"], "backward", "run forward first"),
+        (["step"], "update", "run forward, then backward"),
+        (["substep"], "backward", "forward pass is not finished"),
+        (["forward", "substep"], "update", "backward pass is not finished"),
+        ([], "undo", "nothing to undo"),
+    ],
+)
+async def test_out_of_order_is_409_and_says_what_comes_first(
+    client: httpx.AsyncClient, setup: list[str], action: str, detail: str
+) -> None:
+    sid = (await new(client))["id"]
+    for step in setup:
+        await post(client, sid, step)
+    before = (await client.get(f"/api/sessions/{sid}")).json()
+    response = await client.post(f"/api/sessions/{sid}/{action}")
+    assert response.status_code == 409
+    assert detail in response.json()["detail"]
+    assert (await client.get(f"/api/sessions/{sid}")).json() == before
+
+
+async def test_forward_is_allowed_from_every_phase(client: httpx.AsyncClient) -> None:
+    for setup in ([], ["forward"], ["forward", "backward"], ["step"], ["substep"], ["forward", "substep"]):
+        sid = (await new(client))["id"]
+        for step in setup:
+            await post(client, sid, step)
+        state = await post(client, sid, "forward")
+        assert state["phase"] == "forward", setup
+        assert state["backward"] is None and state["forward"]["loss"] is not None
+
+
+async def test_train_equals_repeated_steps(client: httpx.AsyncClient) -> None:
+    a = (await new(client))["id"]
+    b = (await new(client))["id"]
+    trained = await post(client, a, "train", epochs=25)
+    for _ in range(25):
+        stepped = await post(client, b, "step")
+    assert trained["step"] == 25
+    for key in ("weights", "biases", "forward", "backward", "loss_history", "previous"):
+        assert trained[key] == stepped[key], key
+    assert trained["loss_history"][-1] < trained["loss_history"][0]
+
+
+async def test_reset_returns_to_creation(client: httpx.AsyncClient) -> None:
+    created = await new(client, seed=5, learning_rate=1.5)
+    sid = created["id"]
+    await post(client, sid, "train", epochs=10)
+    await client.patch(f"/api/sessions/{sid}", json={"learning_rate": 0.1})
+    reset = await post(client, sid, "reset")
+    assert reset == created
+
+
+async def test_substep_reaches_the_same_state_as_step(client: httpx.AsyncClient) -> None:
+    a = (await new(client))["id"]
+    b = (await new(client))["id"]
+    phases = []
+    for _ in range(6):  # 2 forward layers, the loss, 2 deltas, the update
+        phases.append((await post(client, a, "substep"))["phase"])
+    assert phases == ["forwarding", "forwarding", "forward", "backwarding", "backward", "updated"]
+    by_substep = (await client.get(f"/api/sessions/{a}")).json()
+    by_step = await post(client, b, "step")
+    for key in ("weights", "biases", "forward", "backward", "loss_history"):
+        assert by_substep[key] == by_step[key], key
+
+
+async def test_partial_forward_shows_null_for_what_is_not_computed(client: httpx.AsyncClient) -> None:
+    sid = (await new(client))["id"]
+    state = await post(client, sid, "substep")
+    assert state["phase"] == "forwarding"
+    assert state["forward"]["pre_activations"][1] is None
+    assert state["forward"]["activations"][2] is None
+    assert state["forward"]["loss"] is None
+    assert state["substep"] == {"done": 1, "total": 6, "next": "forward: layer 2 (a(2), h(2))"}
+
+
+async def test_undo_history_and_restore(client: httpx.AsyncClient) -> None:
+    sid = (await new(client))["id"]
+    states = [await post(client, sid, "step") for _ in range(3)]
+    history = (await client.get(f"/api/sessions/{sid}/history")).json()
+    assert [h["step"] for h in history] == [0, 1, 2, 3]
+    assert history[0]["loss"] is None
+    assert [h["loss"] for h in history[1:]] == states[-1]["loss_history"]
+    undone = await post(client, sid, "undo")
+    assert undone == states[1]
+    restored = await post(client, sid, "history/3/restore")
+    assert restored == states[2]
+    first = await post(client, sid, "history/1/restore")
+    assert first == states[0]
+    response = await client.post(f"/api/sessions/{sid}/history/99/restore")
+    assert response.status_code == 404
+    assert "not kept" in response.json()["detail"]
+
+
+async def test_export_import_round_trip(client: httpx.AsyncClient) -> None:
+    sid = (await new(client, layers=[2, 4, 1], dataset="xor", mode="batch", learning_rate=2.0))["id"]
+    await post(client, sid, "train", epochs=20)
+    await post(client, sid, "forward")
+    await post(client, sid, "substep")
+    original = (await client.get(f"/api/sessions/{sid}")).json()
+    exported = await client.get(f"/api/sessions/{sid}/export")
+    assert exported.status_code == 200
+    assert "attachment" in exported.headers["content-disposition"]
+    imported = await client.post("/api/sessions/import", json=exported.json())
+    assert imported.status_code == 201
+    copy = imported.json()
+    assert copy["id"] != sid
+    assert imported.headers["location"] == f"/api/sessions/{copy['id']}"
+    assert {**copy, "id": sid} == original
+    assert (await client.get(f"/api/sessions/{copy['id']}/history")).json() == (
+        await client.get(f"/api/sessions/{sid}/history")
+    ).json()
+
+
+async def test_bad_import_changes_nothing(client: httpx.AsyncClient, store: MemoryStore) -> None:
+    sid = (await new(client))["id"]
+    document = (await client.get(f"/api/sessions/{sid}/export")).json()
+    document["params"]["weights"][0][0][0] = 1e9
+    before = store.count()
+    response = await client.post("/api/sessions/import", json=document)
+    assert response.status_code == 422
+    assert "weights[0]" in response.json()["detail"]
+    assert store.count() == before
+    response = await client.post("/api/sessions/import", json={"format": "something else"})
+    assert response.status_code == 422
+    assert "not a session document" in response.json()["detail"]
+
+
+async def test_datasets_and_modes(client: httpx.AsyncClient) -> None:
+    state = await new(client, dataset="xor")
+    assert state["layers"] == [2, 3, 1]
+    assert state["dataset"]["name"] == "xor"
+    assert state["dataset"]["targets"] == [[0.0], [1.0], [1.0], [0.0]]
+    assert state["sample_index"] == 0
+    sid = state["id"]
+    stepped = await post(client, sid, "step")
+    assert stepped["sample_index"] == 0
+    stepped = await post(client, sid, "step")
+    assert stepped["sample_index"] == 1
+    assert stepped["input"] == [0.0, 1.0]
+    table = {"inputs": [[0, 0], [1, 1]], "targets": [[0], [1]]}
+    state = await new(client, dataset=table, mode="batch")
+    assert state["dataset"] == {"name": None, "inputs": [[0.0, 0.0], [1.0, 1.0]], "targets": [[0.0], [1.0]]}
+    forward = await post(client, state["id"], "forward")
+    assert forward["forward"]["batch_size"] == 2
+
+
+async def test_unknown_session_is_404_everywhere(client: httpx.AsyncClient) -> None:
+    for method, path in [
+        ("GET", "/api/sessions/nope"),
+        ("PATCH", "/api/sessions/nope"),
+        ("DELETE", "/api/sessions/nope"),
+        ("POST", "/api/sessions/nope/forward"),
+        ("POST", "/api/sessions/nope/backward"),
+        ("POST", "/api/sessions/nope/update"),
+        ("POST", "/api/sessions/nope/step"),
+        ("POST", "/api/sessions/nope/substep"),
+        ("POST", "/api/sessions/nope/reset"),
+        ("POST", "/api/sessions/nope/undo"),
+        ("GET", "/api/sessions/nope/history"),
+        ("POST", "/api/sessions/nope/history/0/restore"),
+        ("GET", "/api/sessions/nope/export"),
+    ]:
+        body = {"learning_rate": 0.1} if method == "PATCH" else None
+        response = await client.request(method, path, json=body)
+        assert response.status_code == 404, (method, path)
+        assert "no session" in response.json()["detail"]
+    response = await client.post("/api/sessions/nope/train", json={"epochs": 1})
+    assert response.status_code == 404
+
+
+BAD_CREATE: list[tuple[str, str]] = [
+    ('{"layers": [2, 9, 2]}', "layers.1"),
+    ('{"layers": [2]}', "layers"),
+    ('{"layers": [2, 2, 2, 2, 2, 2, 2]}', "layers"),
+    ('{"layers": [2, 0, 2]}', "layers.1"),
+    ('{"weights": [[[1, 2]]]}', "weights: expected 2 matrices"),
+    ('{"weights": [[[1, 2], [3, 4]], [[1, 2], [3, 4]]]}', "weights[0]: expected a 2×3 matrix"),
+    ('{"biases": [[1, 2, 3], [1]]}', "biases[1]: expected 2 values"),
+    ('{"input": [1, 2, 3]}', "input: the network has 2 inputs"),
+    ('{"target": [1]}', "target: the network has 2 outputs"),
+    ('{"input": [NaN, 1]}', "input.0: Input should be a finite number"),
+    ('{"input": [Infinity, 1]}', "input.0: Input should be a finite number"),
+    ('{"target": [-Infinity, 1]}', "target.0: Input should be a finite number"),
+    ('{"weights": [[[NaN, 0, 0], [0, 0, 0]], [[0, 0], [0, 0], [0, 0]]]}', "finite"),
+    ('{"input": [1000001, 1]}', "input.0: Input should be less than or equal to 1000000"),
+    ('{"biases": [[0, 0, -2e6], [0, 0]]}', "biases.0.2: Input should be greater than or equal to -1000000"),
+    ('{"learning_rate": 0}', "learning_rate: Input should be greater than 0"),
+    ('{"learning_rate": -1}', "learning_rate: Input should be greater than 0"),
+    ('{"learning_rate": 100.5}', "learning_rate: Input should be less than or equal to 100"),
+    ('{"learning_rate": NaN}', "learning_rate: Input should be a finite number"),
+    ('{"activation": "softmax"}', "activation: Input should be 'sigmoid', 'tanh', 'relu' or 'linear'"),
+    ('{"output_activation": "foo"}', "output_activation: Input should be"),
+    ('{"loss": "mse"}', "loss: Input should be 'l2' or 'bce'"),
+    ('{"loss": "bce", "output_activation": "tanh"}', "'bce' needs output_activation 'sigmoid'"),
+    ('{"dataset": "spiral"}', "dataset"),
+    ('{"dataset": {"inputs": [[0, 0]], "targets": [[0], [1]]}}', "1 input rows but 2 target rows"),
+    ('{"dataset": "xor", "input": [0, 0]}', "either a dataset or an input"),
+    ('{"mode": "online"}', "mode: Input should be 'sgd' or 'batch'"),
+    ('{"seed": -1}', "seed"),
+    ('{"colour": "red"}', "colour: Extra inputs are not permitted"),
+    ("[1, 2]", "valid dictionary"),
+    ("{not json", "JSON decode error"),
+]
+
+
+@pytest.mark.parametrize(("body", "detail"), BAD_CREATE)
+async def test_bad_create_is_422_with_a_detail(
+    client: httpx.AsyncClient, store: MemoryStore, body: str, detail: str
+) -> None:
+    response = await client.post(
+        "/api/sessions", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert detail in response.json()["detail"]
+    assert store.count() == 0
+
+
+BAD_PATCH: list[tuple[str, str]] = [
+    ('{"learning_rate": 0}', "learning_rate"),
+    ('{"learning_rate": 1e3}', "learning_rate"),
+    ('{"input": [1]}', "input: the network has 2 inputs"),
+    ('{"target": [1, 2, 3]}', "target: the network has 2 outputs"),
+    ('{"input": [1e300, 0]}', "input.0"),
+    ('{"weights": [[[1]]]}', "weights"),
+    ('{"biases": [[1, 2, 3], [1, Infinity]]}', "biases.1.1"),
+    ('{"sample_index": 3}', "sample_index: must lie in 0..0"),
+    ('{"dataset": "xor"}', "target: the network has 2 outputs"),
+    ('{"phase": "updated"}', "phase: Extra inputs are not permitted"),
+    ("{oops", "JSON decode error"),
+]
+
+
+@pytest.mark.parametrize(("body", "detail"), BAD_PATCH)
+async def test_bad_patch_is_422_and_changes_nothing(client: httpx.AsyncClient, body: str, detail: str) -> None:
+    sid = (await new(client))["id"]
+    await post(client, sid, "forward")
+    before = (await client.get(f"/api/sessions/{sid}")).json()
+    response = await client.patch(
+        f"/api/sessions/{sid}", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert detail in response.json()["detail"]
+    assert (await client.get(f"/api/sessions/{sid}")).json() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"epochs": 0}, "epochs: Input should be greater than or equal to 1"),
+        ({"epochs": 100001}, "epochs: Input should be less than or equal to 100000"),
+        ({"epochs": "many"}, "epochs"),
+        ({}, "epochs: Field required"),
+    ],
+)
+async def test_bad_train_is_422_and_changes_nothing(
+    client: httpx.AsyncClient, body: dict[str, Any], detail: str
+) -> None:
+    sid = (await new(client))["id"]
+    before = (await client.get(f"/api/sessions/{sid}")).json()
+    response = await client.post(f"/api/sessions/{sid}/train", json=body)
+    assert response.status_code == 422
+    assert detail in response.json()["detail"]
+    assert (await client.get(f"/api/sessions/{sid}")).json() == before
+
+
+async def test_diverging_training_is_409_and_changes_nothing(client: httpx.AsyncClient) -> None:
+    sid = (
+        await new(
+            client,
+            layers=[2, 2, 1],
+            activation="linear",
+            output_activation="linear",
+            learning_rate=100,
+            input=[1000, 1000],
+            target=[0],
+        )
+    )["id"]
+    before = (await client.get(f"/api/sessions/{sid}")).json()
+    response = await client.post(f"/api/sessions/{sid}/train", json={"epochs": 100})
+    assert response.status_code == 409
+    assert "diverged" in response.json()["detail"]
+    assert (await client.get(f"/api/sessions/{sid}")).json() == before
+
+
+async def test_fifty_concurrent_steps_are_serialised(client: httpx.AsyncClient) -> None:
+    sid = (await new(client))["id"]
+    responses = await asyncio.gather(*(client.post(f"/api/sessions/{sid}/step") for _ in range(50)))
+    assert all(r.status_code == 200 for r in responses)
+    final = (await client.get(f"/api/sessions/{sid}")).json()
+    assert final["step"] == 50
+    sequential = session.create("x")
+    for _ in range(50):
+        sequential = session.run_step(sequential)
+    assert final["weights"] == [w.tolist() for w in sequential.params.weights]
+    assert final["biases"] == [b.tolist() for b in sequential.params.biases]
+    assert final["loss_history"] == list(sequential.loss_history)
+
+
+async def test_openapi_documents_models_and_examples(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    assert {"CreateSession", "EditSession", "SessionState", "TrainRequest", "ErrorBody"} <= schemas.keys()
+    assert schemas["CreateSession"]["examples"][0] == {}
+    create = spec["paths"]["/api/sessions"]["post"]
+    assert {"201", "422"} <= create["responses"].keys()
+    assert "409" in spec["paths"]["/api/sessions/{session_id}/backward"]["post"]["responses"]
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assert json.dumps(spec)  # the spec is valid JSON all the way down
