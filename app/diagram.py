@@ -16,8 +16,9 @@ WIDTH = 960.0
 HEIGHT = 600.0
 #: Room kept free around the network: left for the inputs, right for the targets.
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_Y = 62.0, 185.0, 72.0
-#: Font size (user units) of edge labels; their boxes are sized from it.
-LABEL_FONT = 18.0
+#: The portrait drawing, for phones: layers top to bottom, targets under the outputs.
+PORTRAIT_WIDTH, PORTRAIT_HEIGHT = 440.0, 900.0
+PORTRAIT_MARGIN_X, PORTRAIT_MARGIN_TOP, PORTRAIT_MARGIN_BOTTOM = 60.0, 70.0, 120.0
 CHAR_WIDTH = 0.64  # of the font size: bold digits in DejaVu Sans / system-ui, an upper bound
 #: Above this many edges the labels would pile up: numbers stay in tooltips and data attributes.
 MAX_LABELLED_EDGES = 24
@@ -123,6 +124,8 @@ class Target:
     unit: int
     x: float
     y: float
+    #: SVG text-anchor: "start" beside the output, "middle" under it.
+    anchor: str
     symbol: Symbol
     value: float
     text: str
@@ -131,8 +134,10 @@ class Target:
 
 @dataclass(frozen=True)
 class Diagram:
+    orientation: str
     width: float
     height: float
+    fonts: Fonts
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
     targets: tuple[Target, ...]
@@ -204,21 +209,71 @@ def edge_stroke(weight: float) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def column_x(layer: int, layer_count: int) -> float:
-    span = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
-    return MARGIN_LEFT + span * layer / (layer_count - 1)
+@dataclass(frozen=True)
+class Fonts:
+    """Font sizes in user units; text boxes (for keeping labels apart) are sized from them."""
+
+    name: float = 26.0
+    value: float = 20.0
+    label: float = 18.0
+    delta: float = 20.0
+    bias: float = 16.0
+    target: float = 23.0
 
 
-def unit_spacing(layers: tuple[int, ...]) -> float:
-    return min(190.0, (HEIGHT - 2 * MARGIN_Y) / max(max(layers) - 1, 1))
+LANDSCAPE_FONTS = Fonts()
+PORTRAIT_FONTS = Fonts(name=24.0, value=18.0, label=16.0, delta=17.0, bias=14.0, target=21.0)
 
 
-def node_radius(layers: tuple[int, ...]) -> float:
-    return min(42.0, unit_spacing(layers) * 0.42)
+@dataclass(frozen=True)
+class Layout:
+    """Where layers and units go. Landscape (layers left to right) is for screens and projectors;
+    portrait (layers top to bottom) is for phones held upright."""
 
+    orientation: str
+    width: float
+    height: float
+    layers: tuple[int, ...]
 
-def unit_y(unit: int, units: int, spacing: float) -> float:
-    return HEIGHT / 2 + (unit - (units - 1) / 2) * spacing
+    @classmethod
+    def landscape(cls, layers: tuple[int, ...]) -> Layout:
+        return cls("landscape", WIDTH, HEIGHT, layers)
+
+    @classmethod
+    def portrait(cls, layers: tuple[int, ...]) -> Layout:
+        return cls("portrait", PORTRAIT_WIDTH, PORTRAIT_HEIGHT, layers)
+
+    @property
+    def fonts(self) -> Fonts:
+        return PORTRAIT_FONTS if self.orientation == "portrait" else LANDSCAPE_FONTS
+
+    @property
+    def spacing(self) -> float:
+        """Distance between neighbouring units of a layer."""
+        most = max(max(self.layers) - 1, 1)
+        if self.orientation == "portrait":
+            return min(150.0, (self.width - 2 * PORTRAIT_MARGIN_X) / most)
+        return min(190.0, (self.height - 2 * MARGIN_Y) / most)
+
+    @property
+    def radius(self) -> float:
+        return min(42.0 if self.orientation == "landscape" else 36.0, self.spacing * 0.42)
+
+    def position(self, layer: int, unit: int) -> tuple[float, float]:
+        count = len(self.layers)
+        across = (unit - (self.layers[layer] - 1) / 2) * self.spacing
+        if self.orientation == "portrait":
+            span = self.height - PORTRAIT_MARGIN_TOP - PORTRAIT_MARGIN_BOTTOM
+            return self.width / 2 + across, PORTRAIT_MARGIN_TOP + span * layer / (count - 1)
+        span = self.width - MARGIN_LEFT - MARGIN_RIGHT
+        return MARGIN_LEFT + span * layer / (count - 1), self.height / 2 + across
+
+    def target_position(self, unit: int) -> tuple[float, float, str]:
+        """Where target t_j is written: right of y_j (landscape) or under its δ (portrait)."""
+        x, y = self.position(len(self.layers) - 1, unit)
+        if self.orientation == "portrait":
+            return x, y + self.radius + 52, "middle"
+        return x + self.radius + 24, y + 7, "start"
 
 
 @dataclass(frozen=True)
@@ -242,20 +297,20 @@ def text_box(x: float, baseline: float, text: str, font: float) -> Box:
     return Box(x - half, baseline - font, x + half, baseline + font * 0.3)
 
 
-def node_boxes(node: Node) -> list[Box]:
+def node_boxes(node: Node, fonts: Fonts) -> list[Box]:
     """What a node covers: its circle, its bias text above and its δ text below (see the template)."""
     boxes = [Box(node.x - node.r - 6, node.y - node.r - 6, node.x + node.r + 6, node.y + node.r + 6)]
     if node.bias_text:
-        boxes.append(text_box(node.x, node.y - node.r - 10, node.bias_text, 16.0))
+        boxes.append(text_box(node.x, node.y - node.r - 10, node.bias_text, fonts.bias))
     if node.delta_text:
-        boxes.append(text_box(node.x, node.y + node.r + 24, node.delta_text, 20.0))
+        boxes.append(text_box(node.x, node.y + node.r + 24, node.delta_text, fonts.delta))
     return boxes
 
 
-def label_box(x: float, y: float, lines: tuple[Line, ...]) -> Box:
+def label_box(x: float, y: float, lines: tuple[Line, ...], font: float = LANDSCAPE_FONTS.label) -> Box:
     """The box a label centred at (x, y) covers (its white halo included)."""
-    width = max((line.length for line in lines), default=0) * LABEL_FONT * CHAR_WIDTH + 10
-    height = len(lines) * LABEL_FONT * 1.2 + 6
+    width = max((line.length for line in lines), default=0) * font * CHAR_WIDTH + 10
+    height = len(lines) * font * 1.2 + 6
     return Box(x - width / 2, y - height / 2, x + width / 2, y + height / 2)
 
 
@@ -273,6 +328,8 @@ def place_labels(
     contents: list[tuple[Line, ...]],
     preferred: list[float],
     obstacles: list[Box],
+    bounds: tuple[float, float] = (WIDTH, HEIGHT),
+    font: float = LANDSCAPE_FONTS.label,
 ) -> list[tuple[float, float]]:
     """Put each label on its edge where it overlaps least with what is placed already.
 
@@ -286,9 +343,9 @@ def place_labels(
         best_cost = math.inf
         for t in LABEL_POSITIONS:
             x, y = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t
-            box = label_box(x, y, lines)
-            outside = max(0.0, -box.left) + max(0.0, box.right - WIDTH) + max(0.0, -box.top)
-            outside += max(0.0, box.bottom - HEIGHT)
+            box = label_box(x, y, lines, font)
+            outside = max(0.0, -box.left) + max(0.0, box.right - bounds[0]) + max(0.0, -box.top)
+            outside += max(0.0, box.bottom - bounds[1])
             cost = sum(box.overlap(other) for other in placed) + 100 * outside + abs(t - want)
             if cost < best_cost:
                 best, best_cost = (x, y, box), cost
@@ -354,22 +411,18 @@ def focus_of(session: Session) -> Focus:
 # --------------------------------------------------------------------------------------------
 
 
-def build(session: Session) -> Diagram:
-    """The diagram of a session in its current phase."""
+def build(session: Session, orientation: str = "landscape") -> Diagram:
+    """The diagram of a session in its current phase, laid out for a wide or an upright screen."""
     arch = session.arch
     layers = arch.layers
     count = len(layers)
-    spacing = unit_spacing(layers)
-    r = node_radius(layers)
+    layout = Layout.portrait(layers) if orientation == "portrait" else Layout.landscape(layers)
+    r = layout.radius
     row = session.display_row
     fwd, bwd = session.forward, session.backward
     updated = session.phase == "updated" and session.previous is not None
     focus = focus_of(session)
-    position = {
-        (l, j): (column_x(l, count), unit_y(j, layers[l], spacing))
-        for l in range(count)
-        for j in range(layers[l])
-    }
+    position = {(l, j): layout.position(l, j) for l in range(count) for j in range(layers[l])}
 
     nodes: list[Node] = []
     for l in range(count):
@@ -465,9 +518,13 @@ def build(session: Session) -> Diagram:
                 contents.append(tuple(lines))
                 raw.append((l, i, j, symbol, weight, old, gradient))
 
-    obstacles = [box for n in nodes for box in node_boxes(n)]
+    obstacles = [box for n in nodes for box in node_boxes(n, layout.fonts)]
     places = (
-        place_labels(segments, contents, preferred, obstacles) if labelled else [(0.0, 0.0)] * len(segments)
+        place_labels(
+            segments, contents, preferred, obstacles, (layout.width, layout.height), layout.fonts.label
+        )
+        if labelled
+        else [(0.0, 0.0)] * len(segments)
     )
     edges: list[Edge] = []
     for (x1, y1, x2, y2), label, (lx, ly), (l, i, j, symbol, weight, old, gradient) in zip(
@@ -505,8 +562,9 @@ def build(session: Session) -> Diagram:
     targets = tuple(
         Target(
             unit=j,
-            x=round(column_x(count - 1, count) + r + 24, 2),
-            y=round(unit_y(j, layers[-1], spacing), 2),
+            x=round(layout.target_position(j)[0], 2),
+            y=round(layout.target_position(j)[1], 2),
+            anchor=layout.target_position(j)[2],
             symbol=Symbol("t", str(j + 1)),
             value=session.target[j],
             text=fmt(session.target[j]),
@@ -514,4 +572,13 @@ def build(session: Session) -> Diagram:
         )
         for j in range(layers[-1])
     )
-    return Diagram(WIDTH, HEIGHT, tuple(nodes), tuple(edges), targets, focus.caption)
+    return Diagram(
+        orientation=layout.orientation,
+        width=layout.width,
+        height=layout.height,
+        fonts=layout.fonts,
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        targets=targets,
+        caption=focus.caption,
+    )

@@ -179,6 +179,7 @@ def context(
         "s": current,
         "state": state,
         "d": diagram.build(current),
+        "dp": diagram.build(current, "portrait"),
         "stages": stages(current),
         "allowed": allowed(current),
         "next_step": state.next_step,
@@ -247,15 +248,6 @@ ACTIONS: dict[str, Callable[[Session], Session]] = {
 }
 
 
-@router.post("/page/{action}")
-def act(action: str, request: Request, store: Store, _: SameOrigin) -> Response:
-    """Forward, Backward, Update, Step, Sub-step, Reset, Undo from the page's buttons."""
-    change = ACTIONS.get(action)
-    if change is None:
-        raise HTTPException(404, f"no such action: {action}")
-    return _act(request, store, change, STEP_REGIONS)
-
-
 def parse_number(
     raw: str | None, label: str, low: float, high: float, low_open: bool = False
 ) -> tuple[float | None, str | None]:
@@ -319,3 +311,13 @@ def watch(request: Request, store: Store, v: str = "") -> Response:
         return Response(status_code=204, headers={"Vary": "HX-Request, Cookie", "Cache-Control": "no-store"})
     ctx = context(current)
     return render_regions(ctx, "status", ("diagram", "controls", "sample"))
+
+
+# Last, so that the fixed /page/... routes above take precedence.
+@router.post("/page/{action}")
+def act(action: str, request: Request, store: Store, _: SameOrigin) -> Response:
+    """Forward, Backward, Update, Step, Sub-step, Reset, Undo from the page's buttons."""
+    change = ACTIONS.get(action)
+    if change is None:
+        raise HTTPException(404, f"no such action: {action}")
+    return _act(request, store, change, STEP_REGIONS)

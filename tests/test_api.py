@@ -59,7 +59,7 @@ async def test_create_default_is_the_articles_network(client: httpx.AsyncClient)
     assert response.status_code == 201
     state = response.json()
     assert response.headers["location"] == f"/api/sessions/{state['id']}"
-    assert STATE_KEYS <= state.keys()
+    assert state.keys() >= STATE_KEYS
     assert state["layers"] == [2, 3, 2]
     assert (state["activation"], state["output_activation"], state["loss"]) == ("sigmoid", "sigmoid", "l2")
     assert state["learning_rate"] == 0.5
@@ -142,14 +142,18 @@ async def test_forward_backward_update_match_the_engine(client: httpx.AsyncClien
     state = await post(client, sid, "forward")
     assert state["phase"] == "forward" and state["next_step"] == "backward"
     assert state["forward"]["activations"] == [h[0].tolist() for h in fwd.activations if h is not None]
-    assert state["forward"]["pre_activations"] == [a[0].tolist() for a in fwd.pre_activations if a is not None]
+    assert state["forward"]["pre_activations"] == [
+        a[0].tolist() for a in fwd.pre_activations if a is not None
+    ]
     assert state["forward"]["loss"] == fwd.loss
     assert state["forward"]["activations"][0] == [0.05, 0.10]
 
     state = await post(client, sid, "backward")
     assert state["phase"] == "backward" and state["next_step"] == "update"
     assert state["backward"]["deltas"] == [d[0].tolist() for d in bwd.deltas if d is not None]
-    assert state["backward"]["weight_gradients"] == [g.tolist() for g in bwd.weight_gradients if g is not None]
+    assert state["backward"]["weight_gradients"] == [
+        g.tolist() for g in bwd.weight_gradients if g is not None
+    ]
     assert state["backward"]["bias_gradients"] == [g.tolist() for g in bwd.bias_gradients if g is not None]
 
     state = await post(client, sid, "update")
@@ -409,7 +413,9 @@ BAD_PATCH: list[tuple[str, str]] = [
 
 
 @pytest.mark.parametrize(("body", "detail"), BAD_PATCH)
-async def test_bad_patch_is_422_and_changes_nothing(client: httpx.AsyncClient, body: str, detail: str) -> None:
+async def test_bad_patch_is_422_and_changes_nothing(
+    client: httpx.AsyncClient, body: str, detail: str
+) -> None:
     sid = (await new(client))["id"]
     await post(client, sid, "forward")
     before = (await client.get(f"/api/sessions/{sid}")).json()

@@ -120,10 +120,11 @@ def test_a_restored_session_keeps_working_like_the_original() -> None:
 
 
 def test_partial_substeps_continue_exactly() -> None:
-    for name, session in CASES:
-        if session.phase in ("forwarding", "backwarding"):
-            back = round_trip(session, compact=True)
-            assert_sessions_equal(run_substep(back), run_substep(session))
+    partial = [s for _, s in CASES if s.phase in ("forwarding", "backwarding")]
+    assert len(partial) >= 6
+    for session in partial:
+        back = round_trip(session, compact=True)
+        assert_sessions_equal(run_substep(back), run_substep(session))
 
 
 def test_document_layout() -> None:
@@ -271,20 +272,40 @@ REFUSALS: list[tuple[str, bool, Mutation, str]] = [
     ("dataset-missing", False, deleter("dataset"), "missing field 'dataset'"),
     ("origin-missing", False, deleter("origin"), "missing field 'origin'"),
     ("weights-wrong-shape", False, setter("params", "weights", 0, value=[[0.1, 0.2, 0.3]]), r"weights\[0\]"),
-    ("weights-one-matrix", False, setter("params", "weights", value=[[[0.1] * 3] * 2]), "expected 2 matrices"),
+    (
+        "weights-one-matrix",
+        False,
+        setter("params", "weights", value=[[[0.1] * 3] * 2]),
+        "expected 2 matrices",
+    ),
     ("biases-wrong-length", False, setter("params", "biases", 1, value=[0.1, 0.2]), r"biases\[1\]"),
     ("weights-nan", False, setter("params", "weights", 1, 2, 0, value=float("nan")), "finite"),
     ("biases-inf", False, setter("params", "biases", 0, 1, value=float("inf")), "finite"),
     ("weights-huge", False, setter("params", "weights", 0, 0, 0, value=2e6), "within"),
     ("previous-nan", False, setter("previous", "weights", 0, 0, 0, value=float("nan")), "finite"),
-    ("history-params-nan", False, setter("history", 1, "params", "biases", 0, 0, value=float("nan")), "finite"),
-    ("origin-params-nan", False, setter("origin", "params", "weights", 0, 0, 0, value=float("nan")), "finite"),
+    (
+        "history-params-nan",
+        False,
+        setter("history", 1, "params", "biases", 0, 0, value=float("nan")),
+        "finite",
+    ),
+    (
+        "origin-params-nan",
+        False,
+        setter("origin", "params", "weights", 0, 0, 0, value=float("nan")),
+        "finite",
+    ),
     ("dataset-nan", False, setter("dataset", "inputs", 1, 0, value=float("nan")), "finite"),
     ("dataset-ragged", False, setter("dataset", "inputs", 1, value=[0.0]), "same, non-zero number"),
     ("dataset-too-wide", False, dataset_too_wide, "dataset: samples do not fit layers"),
     ("origin-other-arch", False, origin_other_layers, "origin: its architecture differs"),
     ("loss-nan", False, setter("loss_trajectory", 0, value=float("nan")), "loss_trajectory: every loss"),
-    ("loss-nan-compact", True, setter("loss_trajectory", value=packed([0.1, float("nan"), 0.1, 0.1])), "finite"),
+    (
+        "loss-nan-compact",
+        True,
+        setter("loss_trajectory", value=packed([0.1, float("nan"), 0.1, 0.1])),
+        "finite",
+    ),
     ("step-too-large", False, setter("step", value=5), "step: larger than the number of recorded losses"),
     ("step-negative", False, setter("step", value=-1), "step: larger"),
     ("sample-index-too-large", False, setter("sample_index", value=4), r"sample_index: must lie in 0\.\.3"),
@@ -294,7 +315,12 @@ REFUSALS: list[tuple[str, bool, Mutation, str]] = [
     ("updated-without-previous", False, setter("previous", value=None), "needs the parameters before"),
     ("history-out-of-order", False, swap_history, "increasing step order"),
     ("history-duplicate-step", False, duplicate_history_step, "increasing step order"),
-    ("history-out-of-order-compact", True, setter("history", "steps", value=[0, 2, 1, 3, 4]), "increasing step"),
+    (
+        "history-out-of-order-compact",
+        True,
+        setter("history", "steps", value=[0, 2, 1, 3, 4]),
+        "increasing step",
+    ),
     ("history-too-long", False, too_long_history, f"at most {MAX_HISTORY} states"),
     ("history-lengths-differ", True, setter("history", "steps", value=[0, 1, 2, 3, 4, 5]), "not a valid"),
     ("history-values-nan", True, pack_nan_into_values, "finite"),
@@ -302,7 +328,12 @@ REFUSALS: list[tuple[str, bool, Mutation, str]] = [
     ("history-values-truncated", True, truncate_values, "history|not a valid session document"),
     ("history-values-extra", True, extra_values, "history|not a valid session document"),
     ("progress-too-far", False, setter("progress", "forward_layers", value=3), "progress: layer counts"),
-    ("forwarding-no-layer", False, phase_without_layers("forwarding", "forward_layers"), "at least one layer"),
+    (
+        "forwarding-no-layer",
+        False,
+        phase_without_layers("forwarding", "forward_layers"),
+        "at least one layer",
+    ),
     ("backwarding-no-layer", False, phase_without_layers("backwarding", "backward_layers"), "at least one"),
     ("learning-rate-zero", False, setter("config", "learning_rate", value=0.0), "learning_rate"),
     ("learning-rate-nan", False, setter("config", "learning_rate", value=float("nan")), "learning_rate"),
@@ -347,12 +378,14 @@ def test_the_base_document_is_accepted() -> None:
     """The refusals above are due to their one mutation: the unmutated documents load."""
     session = base_session()
     for compact in (True, False):
-        assert_sessions_equal(codec.from_document(codec.to_document(session, compact=compact), "base"), session)
+        assert_sessions_equal(
+            codec.from_document(codec.to_document(session, compact=compact), "base"), session
+        )
 
 
 @pytest.mark.parametrize("document", [[], None, "text", 42, {}], ids=["list", "none", "str", "int", "empty"])
 def test_from_document_refuses_non_documents(document: Any) -> None:
-    with pytest.raises(EngineError, match="not a (valid )?session document"):
+    with pytest.raises(EngineError, match=r"not a (valid )?session document"):
         codec.from_document(document, "bad")
 
 

@@ -421,6 +421,7 @@ def published_tolerance(published: str) -> float:
 
 @dataclass(frozen=True)
 class MazurStep:
+    params: Parameters
     fwd: ForwardTrace
     grads: BackwardTrace
     updated: Parameters
@@ -432,7 +433,7 @@ def mazur_step() -> MazurStep:
     fwd = engine.forward(MAZUR_ARCH, params, MAZUR_INPUT, MAZUR_TARGET)
     grads = engine.backward(MAZUR_ARCH, params, fwd)
     updated = engine.update(params, grads, MAZUR_LEARNING_RATE, train_biases=False)
-    return MazurStep(fwd, grads, updated)
+    return MazurStep(params, fwd, grads, updated)
 
 
 MAZUR_PUBLISHED: list[tuple[str, Callable[[MazurStep], float], str]] = [
@@ -440,7 +441,8 @@ MAZUR_PUBLISHED: list[tuple[str, Callable[[MazurStep], float], str]] = [
     ("out_h2", lambda s: float(s.fwd.activation(1)[0, 1]), "0.596884378"),
     ("out_o1", lambda s: float(s.fwd.activation(2)[0, 0]), "0.75136507"),
     ("out_o2", lambda s: float(s.fwd.activation(2)[0, 1]), "0.772928465"),
-    ("E_total", lambda s: float(np.mean(s.fwd.sample_losses)), "0.298371109"),
+    ("E_total", lambda s: engine.mean_loss(MAZUR_ARCH, s.params, MAZUR_INPUT, MAZUR_TARGET), "0.298371109"),
+    ("E_total (trace)", lambda s: s.fwd.loss if s.fwd.loss is not None else math.nan, "0.298371109"),
     ("dE/dw5", lambda s: float(s.grads.weight_gradient(1)[0, 0]), "0.082167041"),
     ("w5+", lambda s: float(s.updated.weights[1][0, 0]), "0.35891648"),
     ("w6+", lambda s: float(s.updated.weights[1][1, 0]), "0.408666186"),

@@ -1,0 +1,253 @@
+"""The step-through page in a real Chromium (Debian's), driven by Playwright.
+
+Checks what only a browser can: htmx swaps the regions in place, the numbers in the diagram equal
+the API's after every phase, the same works with JavaScript off, nothing goes to another host, no
+console errors, and the default network fits a 1280×720 projector and a 390 px phone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    sync_playwright,
+)
+
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, require_chromium, serve
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[LiveServer]:
+    require_chromium()
+    yield from serve()
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    require_chromium()
+    with sync_playwright() as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+class Watched:
+    """A browser context whose console errors and off-host requests are recorded."""
+
+    def __init__(self, context: BrowserContext, live: LiveServer) -> None:
+        self.context = context
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        self.live = live
+        context.on("request", self._request)
+        self.page = context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _request(self, request: Request) -> None:
+        if urlsplit(request.url).netloc != self.live.host and not request.url.startswith(("data:", "about:")):
+            self.foreign.append(request.url)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            self.errors.append(f"{message.type}: {message.text}")
+
+
+def open_context(browser: Browser, live: LiveServer, **options: Any) -> Watched:
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, **options)
+    return Watched(context, live)
+
+
+@pytest.fixture
+def watched(browser: Browser, live: LiveServer) -> Iterator[Watched]:
+    w = open_context(browser, live)
+    yield w
+    w.context.close()
+    assert w.errors == [], "console errors"
+    assert w.foreign == [], "requests to another host"
+
+
+@pytest.fixture
+def no_js(browser: Browser, live: LiveServer) -> Iterator[Watched]:
+    w = open_context(browser, live, java_script_enabled=False)
+    yield w
+    w.context.close()
+    assert w.errors == []
+    assert w.foreign == []
+
+
+def api_state(w: Watched) -> dict[str, Any]:
+    sid = w.page.get_attribute("main", "data-session-id")
+    response = w.context.request.get(f"{w.live.url}/api/sessions/{sid}")
+    assert response.ok
+    state: dict[str, Any] = response.json()
+    return state
+
+
+def diagram_numbers(page: Page) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    script = "els => els.map(e => Object.fromEntries(Object.entries(e.dataset)))"
+    nodes: list[dict[str, str]] = page.eval_on_selector_all("[data-node]", script)
+    edges: list[dict[str, str]] = page.eval_on_selector_all("[data-edge]", script)
+    return nodes, edges
+
+
+def assert_diagram_equals_api(page: Page, state: dict[str, Any]) -> None:
+    nodes, edges = diagram_numbers(page)
+    assert len(nodes) == sum(state["layers"])
+    assert len(edges) == sum(a * b for a, b in zip(state["layers"], state["layers"][1:], strict=False))
+    fwd, bwd = state["forward"], state["backward"]
+    for node in nodes:
+        l, j = int(node["layer"]), int(node["unit"])
+        if fwd is None:
+            assert "activation" not in node
+        else:
+            assert float(node["activation"]) == fwd["activations"][l][j]
+        if bwd is not None and l > 0:
+            assert float(node["delta"]) == bwd["deltas"][l - 1][j]
+        else:
+            assert "delta" not in node
+    for edge in edges:
+        l, i, j = int(edge["layer"]), int(edge["from"]), int(edge["to"])
+        assert float(edge["weight"]) == state["weights"][l][i][j]
+        if bwd is None:
+            assert "gradient" not in edge
+        else:
+            assert float(edge["gradient"]) == bwd["weight_gradients"][l][i][j]
+        if state["previous"] is not None:
+            assert float(edge["oldWeight"]) == state["previous"]["weights"][l][i][j]
+
+
+def click(page: Page, name: str) -> None:
+    page.get_by_role("button", name=name, exact=True).click()
+
+
+def test_forward_backward_update_numbers_equal_the_api(watched: Watched, live: LiveServer) -> None:
+    page = watched.page
+    page.goto(live.url + "/")
+    assert page.evaluate("typeof window.htmx") == "object", "htmx is served by the app and loaded"
+    page.evaluate("window.__sameDocument = true")
+    assert_diagram_equals_api(page, api_state(watched))
+
+    click(page, "Forward")
+    page.wait_for_selector('[data-node][data-layer="2"][data-activation]')
+    state = api_state(watched)
+    assert state["phase"] == "forward"
+    assert_diagram_equals_api(page, state)
+    assert page.locator("#status [data-loss]").get_attribute("data-loss") == repr(state["forward"]["loss"])
+
+    click(page, "Backward")
+    page.wait_for_selector("[data-edge][data-gradient]")
+    state = api_state(watched)
+    assert state["phase"] == "backward"
+    assert_diagram_equals_api(page, state)
+
+    click(page, "Update")
+    page.wait_for_selector("[data-edge][data-old-weight]")
+    state = api_state(watched)
+    assert state["phase"] == "updated" and state["step"] == 1
+    assert_diagram_equals_api(page, state)
+    assert page.locator("[data-step]").inner_text() == "1"
+    assert page.evaluate("window.__sameDocument") is True, "htmx swapped regions; the page never reloaded"
+    assert page.get_by_role("button", name="Backward", exact=True).is_disabled()
+    assert page.get_by_role("button", name="Update", exact=True).is_disabled()
+
+
+def test_every_step_works_with_javascript_disabled(no_js: Watched, live: LiveServer) -> None:
+    page = no_js.page
+    page.goto(live.url + "/")
+    for name, phase in [("Forward", "forward"), ("Backward", "backward"), ("Update", "updated")]:
+        with page.expect_navigation():
+            click(page, name)
+        state = api_state(no_js)
+        assert state["phase"] == phase
+        assert_diagram_equals_api(page, state)
+    with page.expect_navigation():
+        click(page, "Reset")
+    assert api_state(no_js)["phase"] == "idle"
+
+
+def test_invalid_input_gets_a_message_next_to_the_field(watched: Watched, live: LiveServer) -> None:
+    page = watched.page
+    page.goto(live.url + "/")
+    before = api_state(watched)
+    page.fill('input[name="x1"]', "one")
+    page.fill('input[name="eta"]', "0")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_selector("#x1-error")
+    assert "is not a number" in page.inner_text("#x1-error")
+    assert "must lie in (0, 100]" in page.inner_text("#eta-error")
+    assert api_state(watched) == before
+    page.fill('input[name="x1"]', "0.5")
+    page.fill('input[name="eta"]', "0.1")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_selector("#x1-error", state="detached")
+    state = api_state(watched)
+    assert state["input"][0] == 0.5 and state["learning_rate"] == 0.1
+    # the console shows htmx's note on the 422; anything else would be an error
+    watched.errors = [e for e in watched.errors if "422" not in e]
+
+
+def test_keyboard_shortcuts_and_clicker_keys(watched: Watched, live: LiveServer) -> None:
+    page = watched.page
+    page.goto(live.url + "/")
+    page.keyboard.press("f")
+    page.wait_for_selector('[data-node][data-layer="2"][data-activation]')
+    page.keyboard.press("b")
+    page.wait_for_selector("[data-edge][data-gradient]")
+    page.keyboard.press("u")
+    page.wait_for_selector("[data-edge][data-old-weight]")
+    assert api_state(watched)["step"] == 1
+    page.keyboard.press("PageDown")  # a presenter's clicker: the next sub-step
+    page.wait_for_selector("#diagram.phase-forwarding")
+    assert api_state(watched)["phase"] == "forwarding"
+
+
+def test_fits_a_projector_and_a_phone(browser: Browser, live: LiveServer) -> None:
+    projector = open_context(browser, live)
+    page = projector.page
+    page.goto(live.url + "/")
+    click(page, "Forward")
+    page.wait_for_selector("[data-node][data-activation]")
+    click(page, "Backward")
+    page.wait_for_selector("[data-edge][data-gradient]")
+    size = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    assert size[0] <= 1280 and size[1] <= 720, f"scrolls at 1280×720: {size}"
+    for name in ("Forward", "Backward", "Update", "Step", "Reset"):
+        box = page.get_by_role("button", name=name, exact=True).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 720, name
+    svg = page.locator("svg.landscape").bounding_box()
+    assert svg is not None and svg["width"] >= 800, "the diagram takes most of the screen"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "step-through-1280x720.png"))
+    projector.context.close()
+    assert projector.errors == [] and projector.foreign == []
+
+    phone = open_context(browser, live)
+    phone.page.set_viewport_size({"width": 390, "height": 844})
+    phone.page.goto(live.url + "/")
+    click(phone.page, "Forward")
+    # on a phone the upright drawing is shown; the data attributes stay on the (hidden) wide one
+    phone.page.wait_for_selector('[data-node][data-layer="2"][data-activation]', state="attached")
+    width = phone.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"horizontal scrolling on a phone: {width}px"
+    portrait = phone.page.locator("svg.portrait").bounding_box()
+    assert portrait is not None and portrait["width"] >= 360
+    phone.page.screenshot(path=str(ARTIFACTS / "step-through-390.png"), full_page=True)
+    phone.context.close()
+    assert phone.errors == [] and phone.foreign == []

@@ -1,0 +1,400 @@
+"""Session stores (app/store.py): the same behaviour from MemoryStore and SqliteStore."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pytest
+
+from app.session import PhaseError, Session, create, restore, run_backward, run_step, run_substep
+from app.settings import Settings
+from app.store import MemoryStore, SessionNotFoundError, SessionStore, SqliteStore, open_store
+from tests.test_session import assert_params_equal, assert_sessions_equal, stepped
+
+TTL = 100.0
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class StoreFactory(Protocol):
+    def __call__(self, *, max_sessions: int = 100, clock: FakeClock | None = None) -> SessionStore: ...
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StoreFactory]:
+    """Stores of one kind; several SqliteStores share one file (a restart is a second store)."""
+    kind: str = request.param
+    made: list[SessionStore] = []
+
+    def make(*, max_sessions: int = 100, clock: FakeClock | None = clock) -> SessionStore:
+        tick = clock if clock is not None else FakeClock()
+        store: SessionStore
+        if kind == "memory":
+            store = MemoryStore(ttl=TTL, max_sessions=max_sessions, clock=tick)
+        else:
+            store = SqliteStore(
+                tmp_path / "db" / "sessions.sqlite3", ttl=TTL, max_sessions=max_sessions, clock=tick
+            )
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> SessionStore:
+    return make_store()
+
+
+# --------------------------------------------------------------------------------------------
+# The interface
+# --------------------------------------------------------------------------------------------
+
+
+def test_add_get_update_delete(store: SessionStore, clock: FakeClock) -> None:
+    session = create("a", dataset="xor", seed=3)
+    store.add(session)
+    assert store.count() == 1
+    assert_sessions_equal(store.get("a"), session)
+    clock.advance(1)
+    updated = store.update("a", run_step)
+    assert updated.step == 1
+    assert_sessions_equal(store.get("a"), run_step(session))
+    assert_sessions_equal(updated, run_step(session))
+    store.delete("a")
+    assert store.count() == 0
+    with pytest.raises(SessionNotFoundError):
+        store.get("a")
+
+
+def test_sessions_are_kept_apart(store: SessionStore) -> None:
+    store.add(create("a", seed=1))
+    store.add(create("b", seed=2))
+    store.update("a", lambda s: stepped(s, 3))
+    assert store.get("a").step == 3
+    assert store.get("b").step == 0
+    assert_params_equal(store.get("b").params, create("b", seed=2).params)
+    assert store.count() == 2
+
+
+def test_unknown_ids_raise_session_not_found(store: SessionStore) -> None:
+    store.add(create("a"))
+    with pytest.raises(SessionNotFoundError, match="no session 'nope'") as info:
+        store.get("nope")
+    assert info.value.session_id == "nope"
+    with pytest.raises(SessionNotFoundError):
+        store.update("nope", run_step)
+    with pytest.raises(SessionNotFoundError):
+        store.delete("nope")
+    store.delete("a")
+    with pytest.raises(SessionNotFoundError):
+        store.delete("a")
+    with pytest.raises(SessionNotFoundError):
+        store.update("a", run_step)
+
+
+def test_session_not_found_is_a_lookup_error() -> None:
+    assert issubclass(SessionNotFoundError, LookupError)
+
+
+@pytest.mark.parametrize("error", [ValueError("boom"), PhaseError("run forward first")])
+def test_update_is_atomic_when_the_change_raises(
+    make_store: StoreFactory, clock: FakeClock, error: Exception
+) -> None:
+    store = make_store()
+    session = stepped(create("a", dataset="xor"), 2)
+    store.add(session)
+
+    def change(current: Session) -> Session:
+        run_step(current)  # work done, then thrown away
+        raise error
+
+    with pytest.raises(type(error), match=str(error)):
+        store.update("a", change)
+    assert_sessions_equal(store.get("a"), session)
+    # A real phase error from the session functions, too.
+    with pytest.raises(PhaseError):
+        store.update("a", run_backward)
+    assert_sessions_equal(store.get("a"), session)
+    # The store still works afterwards (no lock or transaction left open).
+    assert store.update("a", run_step).step == 3
+    # ... and a second store on the same data sees the committed state only.
+    if isinstance(store, SqliteStore):
+        assert_sessions_equal(make_store().get("a"), run_step(session))
+
+
+def slow_step(session: Session) -> Session:
+    """run_step after a pause: the thread lets go of the GIL between load and save."""
+    time.sleep(0.002)
+    return run_step(session)
+
+
+@pytest.mark.parametrize("change", [run_step, slow_step], ids=["run_step", "slow_step"])
+def test_concurrent_updates_are_serialised(
+    make_store: StoreFactory, change: Callable[[Session], Session]
+) -> None:
+    store = make_store()
+    session = create("a", seed=4)
+    store.add(session)
+    start = threading.Barrier(50, timeout=30)
+
+    def one_step(_: int) -> int:
+        start.wait()  # all 50 threads call update at once
+        return store.update("a", change).step
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        steps = list(pool.map(one_step, range(50)))
+    assert sorted(steps) == list(range(1, 51))
+    final = store.get("a")
+    expected = stepped(session, 50)
+    assert final.step == 50
+    assert_params_equal(final.params, expected.params)
+    assert final.loss_history == expected.loss_history
+    assert_sessions_equal(final, expected)
+
+
+# --------------------------------------------------------------------------------------------
+# Expiry and eviction
+# --------------------------------------------------------------------------------------------
+
+
+def test_sessions_expire_after_ttl_unused(store: SessionStore, clock: FakeClock) -> None:
+    store.add(create("a"))
+    clock.advance(TTL)  # exactly ttl: still there, and the get refreshes it
+    assert store.get("a").id == "a"
+    clock.advance(TTL - 1)
+    assert store.update("a", run_step).step == 1  # refreshed again
+    clock.advance(TTL + 0.5)
+    with pytest.raises(SessionNotFoundError):
+        store.get("a")
+    with pytest.raises(SessionNotFoundError):
+        store.update("a", run_step)
+
+
+def test_an_expired_session_is_not_changed(store: SessionStore, clock: FakeClock) -> None:
+    store.add(create("a"))
+    clock.advance(TTL + 1)
+    calls: list[str] = []
+
+    def change(current: Session) -> Session:
+        calls.append(current.id)
+        return current
+
+    with pytest.raises(SessionNotFoundError):
+        store.update("a", change)
+    assert calls == []
+
+
+def test_add_drops_expired_sessions(store: SessionStore, clock: FakeClock) -> None:
+    store.add(create("old"))
+    clock.advance(50)
+    store.add(create("mid"))
+    clock.advance(TTL - 10)  # "old" is 140 s unused, "mid" 90 s
+    store.add(create("new"))
+    assert store.count() == 2
+    with pytest.raises(SessionNotFoundError):
+        store.get("old")
+    assert store.get("mid").id == "mid"
+    assert store.get("new").id == "new"
+
+
+def test_lru_eviction_when_full(make_store: StoreFactory, clock: FakeClock) -> None:
+    store = make_store(max_sessions=3)
+    for name in ("a", "b", "c"):
+        clock.advance(1)
+        store.add(create(name))
+    clock.advance(1)
+    store.get("a")  # a is now the most recently used: b is the least
+    clock.advance(1)
+    store.add(create("d"))
+    assert store.count() == 3
+    with pytest.raises(SessionNotFoundError):
+        store.get("b")
+    clock.advance(1)
+    store.update("c", run_step)  # an update is a use too: now a is the least recently used
+    clock.advance(1)
+    store.add(create("e"))
+    assert store.count() == 3
+    with pytest.raises(SessionNotFoundError):
+        store.get("a")
+    assert {store.get(name).id for name in ("c", "d", "e")} == {"c", "d", "e"}
+    assert store.get("c").step == 1
+
+
+def test_max_sessions_one(make_store: StoreFactory, clock: FakeClock) -> None:
+    store = make_store(max_sessions=1)
+    store.add(create("a"))
+    clock.advance(1)
+    store.add(create("b"))
+    assert store.count() == 1
+    assert store.get("b").id == "b"
+    with pytest.raises(SessionNotFoundError):
+        store.get("a")
+
+
+# --------------------------------------------------------------------------------------------
+# SQLite: restarts and closing
+# --------------------------------------------------------------------------------------------
+
+
+def partial_session() -> Session:
+    """A session with everything set: dataset row, future states, a sub-step half done."""
+    session = stepped(create("p", layers=[2, 4, 3, 1], dataset="xor", seed=9, learning_rate=0.9), 6)
+    session = restore(session, 5)
+    for _ in range(5):  # three forward layers, the loss, one δ of three
+        session = run_substep(session)
+    assert session.phase == "backwarding"
+    return session
+
+
+@pytest.mark.parametrize("substeps", [0, 1, 2, 4, 5, 6, 8])
+def test_sqlite_restart_returns_an_equal_session(tmp_path: Path, substeps: int) -> None:
+    clock = FakeClock()
+    path = tmp_path / "sessions.sqlite3"
+    session = restore(stepped(create("s", layers=[2, 4, 3, 1], dataset="xor", seed=9), 6), 5)
+    for _ in range(substeps):
+        session = run_substep(session)
+    first = SqliteStore(path, ttl=TTL, max_sessions=10, clock=clock)
+    try:
+        first.add(session)
+    finally:
+        first.close()
+    clock.advance(5)
+    second = SqliteStore(path, ttl=TTL, max_sessions=10, clock=clock)
+    try:
+        back = second.get("s")
+        assert_sessions_equal(back, session)
+        assert back.phase == session.phase
+        assert back.sample_index == session.sample_index == (0 if substeps == 0 else 1)
+        assert len(back.loss_trajectory) == 6
+        assert back.step == 5 + (1 if substeps == 8 else 0)
+        assert [h.step for h in back.history] == [h.step for h in session.history]
+        # It carries on exactly as the original would.
+        assert_sessions_equal(run_substep(back), run_substep(session))
+    finally:
+        second.close()
+
+
+def test_sqlite_restart_after_updates(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "nested" / "dir" / "sessions.sqlite3"  # created on first use
+    session = partial_session()
+    first = SqliteStore(path, ttl=TTL, max_sessions=10, clock=clock)
+    first.add(create("p", layers=[2, 4, 3, 1], dataset="xor", seed=9, learning_rate=0.9))
+    first.update("p", lambda _: session)
+    first.close()
+    assert path.exists()
+    second = SqliteStore(path, ttl=TTL, max_sessions=10, clock=clock)
+    try:
+        back = second.get("p")
+        assert_sessions_equal(back, session)
+        assert back.forward is not None
+        assert back.forward.complete
+        assert back.backward is not None
+        assert back.backward.layers_done == 1
+        assert second.count() == 1
+    finally:
+        second.close()
+
+
+def test_sqlite_expiry_is_kept_across_a_restart(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "sessions.sqlite3"
+    first = SqliteStore(path, ttl=TTL, max_sessions=10, clock=clock)
+    first.add(create("a"))
+    first.close()
+    clock.advance(TTL + 1)
+    second = SqliteStore(path, ttl=TTL, max_sessions=10, clock=clock)
+    try:
+        with pytest.raises(SessionNotFoundError):
+            second.get("a")
+    finally:
+        second.close()
+
+
+def test_sqlite_close_releases_every_connection(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite3", ttl=TTL, max_sessions=10, clock=FakeClock())
+    store.add(create("a"))
+    with ThreadPoolExecutor(max_workers=4) as pool:  # one connection per thread
+        assert list(pool.map(lambda _: store.get("a").id, range(8))) == ["a"] * 8
+    connections = list(store._connections)
+    assert len(connections) >= 2
+    store.close()
+    assert store._connections == []
+    for db in connections:
+        with pytest.raises(sqlite3.ProgrammingError):
+            db.execute("SELECT 1")
+    store.close()  # closing twice is harmless
+
+
+def test_memory_store_close_is_harmless() -> None:
+    store = MemoryStore(ttl=TTL, max_sessions=10, clock=FakeClock())
+    store.add(create("a"))
+    store.close()
+    assert store.get("a").id == "a"
+
+
+def test_sqlite_stores_sessions_as_compact_documents(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(path, ttl=TTL, max_sessions=10, clock=FakeClock(5.0))
+    try:
+        store.add(stepped(create("a"), 3))
+        db = sqlite3.connect(path)
+        try:
+            ((document, last_used),) = db.execute("SELECT document, last_used FROM sessions").fetchall()
+        finally:
+            db.close()
+        assert last_used == 5.0
+        assert '"format":"backprop-viz.session"' in document
+        assert '"loss_trajectory":"' in document  # base64, not a list of numbers
+    finally:
+        store.close()
+
+
+def test_open_store_picks_the_backend(tmp_path: Path) -> None:
+    memory = open_store(Settings(store="memory", session_ttl=5.0, max_sessions=7))
+    assert isinstance(memory, MemoryStore)
+    assert (memory.ttl, memory.max_sessions) == (5.0, 7)
+    sqlite = open_store(Settings(store="sqlite", data_dir=tmp_path, session_ttl=9.0, max_sessions=3))
+    try:
+        assert isinstance(sqlite, SqliteStore)
+        assert sqlite.path == tmp_path / "sessions.sqlite3"
+        assert (sqlite.ttl, sqlite.max_sessions) == (9.0, 3)
+        assert not sqlite.path.exists()  # nothing touched until first use
+    finally:
+        sqlite.close()
+
+
+def test_stores_return_independent_values(store: SessionStore) -> None:
+    """A session read from the store is a value: stepping it does not change the stored one."""
+    store.add(create("a", seed=2))
+    got = store.get("a")
+    run_step(got)
+    again = store.get("a")
+    assert again.step == 0
+    assert np.array_equal(again.params.weights[0], create("a", seed=2).params.weights[0])
