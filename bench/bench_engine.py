@@ -166,7 +166,15 @@ def machine_info() -> list[tuple[str, str]]:
         ("machine", platform.machine()),
         ("cpu model", cpu_model()),
         ("os.cpu_count()", str(os.cpu_count())),
+        ("load average", load_average()),
     ]
+
+
+def load_average() -> str:
+    """1-, 5- and 15-minute load averages: a busy machine makes every figure here slower and noisier."""
+    if not hasattr(os, "getloadavg"):
+        return "unavailable"
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def profile_engine(arch: engine.Architecture, params: engine.Parameters, steps: int) -> None:

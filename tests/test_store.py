@@ -35,7 +35,7 @@ class FakeClock:
 
 
 class StoreFactory(Protocol):
-    def __call__(self, *, max_sessions: int = 100, clock: FakeClock | None = None) -> SessionStore: ...
+    def __call__(self, *, max_sessions: int = 100) -> SessionStore: ...
 
 
 @pytest.fixture
@@ -45,18 +45,17 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=["memory", "sqlite"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StoreFactory]:
-    """Stores of one kind; several SqliteStores share one file (a restart is a second store)."""
+    """Stores of one kind on the test's clock; SqliteStores share one file (a second is a restart)."""
     kind: str = request.param
     made: list[SessionStore] = []
 
-    def make(*, max_sessions: int = 100, clock: FakeClock | None = clock) -> SessionStore:
-        tick = clock if clock is not None else FakeClock()
+    def make(*, max_sessions: int = 100) -> SessionStore:
         store: SessionStore
         if kind == "memory":
-            store = MemoryStore(ttl=TTL, max_sessions=max_sessions, clock=tick)
+            store = MemoryStore(ttl=TTL, max_sessions=max_sessions, clock=clock)
         else:
             store = SqliteStore(
-                tmp_path / "db" / "sessions.sqlite3", ttl=TTL, max_sessions=max_sessions, clock=tick
+                tmp_path / "db" / "sessions.sqlite3", ttl=TTL, max_sessions=max_sessions, clock=clock
             )
         made.append(store)
         return store
