@@ -322,7 +322,12 @@ REFUSALS: list[tuple[str, bool, Mutation, str]] = [
         "increasing step",
     ),
     ("history-too-long", False, too_long_history, f"at most {MAX_HISTORY} states"),
-    ("history-lengths-differ", True, setter("history", "steps", value=[0, 1, 2, 3, 4, 5]), "history|not a valid"),
+    (
+        "history-lengths-differ",
+        True,
+        setter("history", "steps", value=[0, 1, 2, 3, 4, 5]),
+        "history|not a valid",
+    ),
     ("history-values-nan", True, pack_nan_into_values, "finite"),
     # A packed history must hold exactly the numbers its states need (unflatten checks no length).
     ("history-values-truncated", True, truncate_values, "history|not a valid session document"),
