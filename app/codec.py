@@ -66,7 +66,13 @@ def flatten(params: Parameters) -> np.ndarray:
     return np.concatenate([w.ravel() for w in params.weights] + [b.ravel() for b in params.biases])
 
 
+def parameter_count(arch: Architecture) -> int:
+    return sum(arch.layers[l] * arch.layers[l + 1] + arch.layers[l + 1] for l in range(arch.depth))
+
+
 def unflatten(arch: Architecture, vector: np.ndarray) -> Parameters:
+    if vector.size != parameter_count(arch):
+        raise EngineError(f"expected {parameter_count(arch)} packed parameters, got {vector.size}")
     weights: list[np.ndarray] = []
     biases: list[np.ndarray] = []
     offset = 0
@@ -150,7 +156,10 @@ def _history_from_json(arch: Architecture, value: Any) -> tuple[Snapshot, ...]:
     snaps: list[Snapshot] = []
     if isinstance(value, Mapping):
         values = _unpack(value["values"])
-        size = sum(arch.layers[l] * arch.layers[l + 1] + arch.layers[l + 1] for l in range(arch.depth))
+        size = parameter_count(arch)
+        expected = size * (len(value["steps"]) + sum(bool(flag) for flag in value["has_previous"]))
+        if values.size != expected:
+            raise EngineError(f"history: expected {expected} packed numbers, got {values.size}")
         offset = 0
         for step, loss, index, has_previous in zip(
             value["steps"], value["losses"], value["sample_indices"], value["has_previous"], strict=True
@@ -211,7 +220,7 @@ def from_document(document: Mapping[str, Any], session_id: str) -> Session:
         return _from_document(document, session_id)
     except EngineError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
         what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         raise EngineError(f"not a valid session document: {what}") from exc
 
@@ -256,8 +265,12 @@ def _from_document(document: Mapping[str, Any], session_id: str) -> Session:
     if not all(np.isfinite(trajectory)):
         raise EngineError("loss_trajectory: every loss must be finite")
     history = _history_from_json(arch, document["history"])
+    if any(snap.loss is not None and not np.isfinite(snap.loss) for snap in history):
+        raise EngineError("history: every loss must be finite")
     if len(history) > MAX_HISTORY or any(a.step >= b.step for a, b in itertools.pairwise(history)):
         raise EngineError(f"history: at most {MAX_HISTORY} states, in increasing step order")
+    if history and (history[0].step < 0 or history[-1].step > len(trajectory)):
+        raise EngineError("history: a kept step lies beyond the recorded losses")
     progress_json = document.get("progress") or {}
     progress = Progress(
         int(progress_json.get("forward_layers", arch.depth)),
