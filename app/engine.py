@@ -15,9 +15,9 @@ This module imports numpy and the standard library only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +29,8 @@ MIN_LAYERS, MAX_LAYERS = 2, 6
 MIN_UNITS, MAX_UNITS = 1, 8
 #: Largest magnitude any input, target or parameter may have; beyond it a network is refused.
 MAX_ABS_VALUE = 1e6
+#: The learning rate η lies in (0, MAX_LEARNING_RATE].
+MAX_LEARNING_RATE = 100.0
 
 
 class EngineError(ValueError):
@@ -39,17 +41,11 @@ class DivergenceError(EngineError):
     """An update would leave a parameter non-finite or beyond ±MAX_ABS_VALUE."""
 
 
-@contextmanager
-def _strict_floats() -> Iterator[None]:
-    """Turn float64 overflow into a DivergenceError instead of a warning and an inf."""
-    try:
-        with np.errstate(over="raise", invalid="raise", divide="raise"):
-            yield
-    except FloatingPointError as exc:
-        raise DivergenceError(
-            f"a number left the range of float64 ({exc}): training has diverged; "
-            "lower the learning rate or reset"
-        ) from exc
+# No float64 overflow can happen in this engine, so it needs no np.errstate: inputs, targets and
+# parameters are kept within ±MAX_ABS_VALUE, so with at most MAX_UNITS units and MAX_LAYERS layers
+# every a, h, loss and gradient stays below about 1e130, far inside float64; the sigmoid and the
+# cross-entropy are written so that they never overflow; and an update that would leave the box
+# raises DivergenceError.
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,9 +67,10 @@ class Activation:
 
 
 def _sigmoid(a: Array) -> Array:
-    # exp of a non-positive number never overflows: 1/(1+e^-a) for a >= 0, e^a/(1+e^a) below.
-    e = np.exp(-np.abs(a))
-    result: Array = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    # σ(a) = exp(a − ln(1 + e^a)): logaddexp never overflows and a − ln(1 + e^a) ≤ 0, so neither
+    # can exp; σ(±1e6) is exactly 1 or 0 without a warning. Relative error about 1e-15 (1e-14 near
+    # |a| = 40), in three numpy calls: this runs for every layer of every training step.
+    result: Array = np.exp(a - np.logaddexp(0.0, a))
     return result
 
 
@@ -113,7 +110,8 @@ class Loss:
 
 
 def _l2_value(a: Array, y: Array, t: Array) -> Array:
-    result: Array = 0.5 * np.sum((y - t) ** 2, axis=-1)
+    d = y - t
+    result: Array = 0.5 * np.add.reduce(d * d, axis=-1)
     return result
 
 
@@ -188,16 +186,22 @@ class Architecture:
 
     def activation_of(self, layer: int) -> Activation:
         """The activation of unit layer ``layer`` (1..depth)."""
-        return ACTIVATIONS[self.output_activation if layer == self.depth else self.activation]
+        return self._activations[layer]
 
-    @property
+    @cached_property
+    def _activations(self) -> tuple[Activation, ...]:
+        # Looked up once per network, not on every layer of every step.
+        hidden, output = ACTIVATIONS[self.activation], ACTIVATIONS[self.output_activation]
+        return (hidden,) * self.depth + (output,)
+
+    @cached_property
     def loss_function(self) -> Loss:
         return LOSSES[self.loss]
 
 
 @dataclass(frozen=True)
 class Parameters:
-    """Weights and biases of every layer."""
+    """Weights and biases of every layer (treated as immutable: never written in place)."""
 
     #: ``weights[l]`` has shape (layers[l], layers[l+1]); entry [i, j] is w_ij of layer l.
     weights: tuple[Array, ...]
@@ -207,13 +211,20 @@ class Parameters:
     def copy(self) -> Parameters:
         return Parameters(tuple(w.copy() for w in self.weights), tuple(b.copy() for b in self.biases))
 
+    @cached_property
+    def vector(self) -> Array:
+        """Every weight (layer by layer, row-major), then every bias, in one vector."""
+        return np.concatenate([*self.weights, *self.biases], axis=None)
+
 
 def check_finite(name: str, values: Array) -> None:
     """Refuse non-finite values and values beyond ±MAX_ABS_VALUE."""
+    # The common case in one comparison: NaN fails it too, and falls through to the messages.
+    if values.size == 0 or float(np.abs(values).max()) <= MAX_ABS_VALUE:
+        return
     if not np.all(np.isfinite(values)):
         raise EngineError(f"{name}: every value must be a finite number (no NaN or infinity)")
-    if values.size and float(np.max(np.abs(values))) > MAX_ABS_VALUE:
-        raise EngineError(f"{name}: values must lie within ±{MAX_ABS_VALUE:g}")
+    raise EngineError(f"{name}: values must lie within ±{MAX_ABS_VALUE:g}")
 
 
 def make_parameters(
@@ -297,7 +308,7 @@ class ForwardTrace:
     @property
     def loss(self) -> float | None:
         """Mean loss over the batch (the loss of the single sample for a batch of one)."""
-        return None if self.sample_losses is None else float(np.mean(self.sample_losses))
+        return None if self.sample_losses is None else mean(self.sample_losses)
 
     def activation(self, layer: int) -> Array:
         value = self.activations[layer]
@@ -360,15 +371,124 @@ class BackwardTrace:
         return value
 
 
+# --------------------------------------------------------------------------------------------
+# Kernels: the arithmetic of one layer. The traced passes below and the lean training step both
+# call exactly these, so every path gives the same bits.
+# --------------------------------------------------------------------------------------------
+
+
+def mean(values: Array) -> float:
+    """The mean as numpy computes it (add.reduce, then divide), without np.mean's overhead."""
+    if values.size == 1:  # what add.reduce and a division by 1 would give, for a batch of one
+        return float(values.reshape(-1)[0])
+    return float(np.add.reduce(values, axis=None)) / values.size
+
+
+def _layer_forward(arch: Architecture, params: Parameters, l: int, h: Array) -> tuple[Array, Array]:
+    """a(l+1) = h(l) w(l) + b(l) and h(l+1) = f(a(l+1))."""
+    a = h @ params.weights[l] + params.biases[l]
+    return a, arch.activation_of(l + 1).function(a)
+
+
+def _layer_backward(
+    arch: Architecture,
+    params: Parameters,
+    layer: int,
+    a: Array,
+    h: Array,
+    h_prev: Array,
+    targets: Array,
+    delta_next: Array | None,
+) -> tuple[Array, Array, Array, Array]:
+    """∂L/∂h, δ = ∂L/∂a of unit layer ``layer``, and the mean gradients of the weights into it."""
+    activation = arch.activation_of(layer)
+    if delta_next is None:  # the output layer
+        loss = arch.loss_function
+        grad_h = loss.output_gradient(h, targets)
+        # Cross-entropy on sigmoid outputs: σ'(a) cancels, the well-known simplification δ = y − t.
+        cancels = loss.requires_output == "sigmoid"
+        delta = h - targets if cancels else grad_h * activation.derivative(a, h)
+    else:
+        grad_h = delta_next @ params.weights[layer].T
+        delta = grad_h * activation.derivative(a, h)
+    weight_gradient = h_prev.T @ delta
+    bias_gradient = np.add.reduce(delta, axis=0)
+    n = h_prev.shape[0]
+    if n != 1:  # the mean over the batch; dividing by 1 would change no bit
+        weight_gradient = weight_gradient / n
+        bias_gradient = bias_gradient / n
+    return grad_h, delta, weight_gradient, bias_gradient
+
+
+def check_learning_rate(learning_rate: float) -> None:
+    if not 0.0 < learning_rate <= MAX_LEARNING_RATE:  # NaN fails too
+        raise EngineError(f"learning_rate: must lie in (0, {MAX_LEARNING_RATE:g}], got {learning_rate}")
+
+
+def _apply_update(
+    params: Parameters,
+    weight_gradients: Sequence[Array],
+    bias_gradients: Sequence[Array],
+    learning_rate: float,
+    train_biases: bool,
+) -> Parameters:
+    # Every parameter moves in one vector operation (elementwise, so exactly the bits of a layer-
+    # by-layer update); the new matrices are views of the new vector. Frozen biases get a zero
+    # gradient: b − η·0 is b, bit for bit.
+    if train_biases:
+        gradient = np.concatenate([*weight_gradients, *bias_gradients], axis=None)
+    else:
+        frozen = np.zeros(sum(b.size for b in params.biases))
+        gradient = np.concatenate([*weight_gradients, frozen], axis=None)
+    vector = params.vector - learning_rate * gradient
+    # One test for every new value (NaN fails the comparison too); only on failure find which.
+    if not float(np.maximum.reduce(np.abs(vector), axis=None)) <= MAX_ABS_VALUE:
+        _raise_divergence(params, vector)
+    arrays: list[Array] = []
+    offset = 0
+    for old in (*params.weights, *params.biases):
+        arrays.append(vector[offset : offset + old.size].reshape(old.shape))
+        offset += old.size
+    depth = len(params.weights)
+    result = Parameters(tuple(arrays[:depth]), tuple(arrays[depth:]))
+    result.__dict__["vector"] = vector  # already known: the next update starts from it
+    return result
+
+
+def _raise_divergence(params: Parameters, vector: Array) -> None:
+    offset = 0
+    for kind, arrays in (("weights", params.weights), ("biases", params.biases)):
+        for l, old in enumerate(arrays):
+            values = vector[offset : offset + old.size]
+            offset += old.size
+            if not float(np.abs(values).max()) <= MAX_ABS_VALUE:
+                raise DivergenceError(
+                    f"the update would move {kind}[{l}] beyond ±{MAX_ABS_VALUE:g}: training has "
+                    "diverged; lower the learning rate or reset"
+                )
+
+
 def as_batch(values: Array | Sequence[float] | Sequence[Sequence[float]], width: int, name: str) -> Array:
     """A (n, width) float64 array from one sample or a list of samples, checked."""
-    array = np.asarray(values, dtype=np.float64)
+    array = (
+        values
+        if isinstance(values, np.ndarray) and values.dtype == np.float64
+        else np.asarray(values, np.float64)
+    )
     if array.ndim == 1:
         array = array.reshape(1, -1)
     if array.ndim != 2 or array.shape[1] != width or array.shape[0] < 1:
         raise EngineError(f"{name}: expected {width} values per sample")
     check_finite(name, array)
     return array
+
+
+def _batches(arch: Architecture, inputs: Array, targets: Array) -> tuple[Array, Array]:
+    x = as_batch(inputs, arch.layers[0], "input")
+    t = as_batch(targets, arch.layers[-1], "target")
+    if x.shape[0] != t.shape[0]:
+        raise EngineError("input and target must hold the same number of samples")
+    return x, t
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,10 +498,7 @@ def as_batch(values: Array | Sequence[float] | Sequence[Sequence[float]], width:
 
 def start_forward(arch: Architecture, inputs: Array, targets: Array) -> ForwardTrace:
     """A trace with only the input known: the state before the first forward sub-step."""
-    x = as_batch(inputs, arch.layers[0], "input")
-    t = as_batch(targets, arch.layers[-1], "target")
-    if x.shape[0] != t.shape[0]:
-        raise EngineError("input and target must hold the same number of samples")
+    x, t = _batches(arch, inputs, targets)
     return ForwardTrace(
         targets=t,
         pre_activations=(None,) * arch.depth,
@@ -395,15 +512,12 @@ def forward_layer(arch: Architecture, params: Parameters, trace: ForwardTrace) -
     l = trace.layers_done
     if l >= arch.depth:
         raise EngineError("the forward pass has already reached the output layer")
-    h = trace.activation(l)
-    with _strict_floats():
-        a = h @ params.weights[l] + params.biases[l]
-        out = arch.activation_of(l + 1).function(a)
+    a, out = _layer_forward(arch, params, l, trace.activation(l))
     pre = list(trace.pre_activations)
     act = list(trace.activations)
     pre[l] = a
     act[l + 1] = out
-    return replace(trace, pre_activations=tuple(pre), activations=tuple(act))
+    return ForwardTrace(trace.targets, tuple(pre), tuple(act), None)
 
 
 def compute_loss(arch: Architecture, trace: ForwardTrace) -> ForwardTrace:
@@ -412,9 +526,8 @@ def compute_loss(arch: Architecture, trace: ForwardTrace) -> ForwardTrace:
         raise EngineError("the loss needs the output: finish the forward pass first")
     y = trace.activation(arch.depth)
     a = trace.pre_activation(arch.depth)
-    with _strict_floats():
-        losses = arch.loss_function.value(a, y, trace.targets)
-    return replace(trace, sample_losses=np.asarray(losses, dtype=np.float64))
+    losses = arch.loss_function.value(a, y, trace.targets)
+    return ForwardTrace(trace.targets, trace.pre_activations, trace.activations, losses)
 
 
 def forward(arch: Architecture, params: Parameters, inputs: Array, targets: Array) -> ForwardTrace:
@@ -428,9 +541,8 @@ def forward(arch: Architecture, params: Parameters, inputs: Array, targets: Arra
 def predict(arch: Architecture, params: Parameters, inputs: Array) -> Array:
     """The network's output for a batch of inputs, without targets or loss (for decision maps)."""
     h = np.asarray(inputs, dtype=np.float64)
-    with _strict_floats():
-        for l in range(arch.depth):
-            h = arch.activation_of(l + 1).function(h @ params.weights[l] + params.biases[l])
+    for l in range(arch.depth):
+        h = _layer_forward(arch, params, l, h)[1]
     return h
 
 
@@ -460,24 +572,17 @@ def backward_layer(
     if done >= arch.depth:
         raise EngineError("the backward pass has already reached the first layer")
     layer = arch.depth - done  # unit layer whose δ this step computes (L, L-1, ..., 1)
-    a = fwd.pre_activation(layer)
-    h = fwd.activation(layer)
-    activation = arch.activation_of(layer)
-    h_prev = fwd.activation(layer - 1)
-    n = h_prev.shape[0]
-    with _strict_floats():
-        if layer == arch.depth:
-            loss = arch.loss_function
-            grad_h = loss.output_gradient(h, fwd.targets)
-            if loss.requires_output == "sigmoid":
-                delta = h - fwd.targets  # σ'(a) cancels: the well-known simplification
-            else:
-                delta = grad_h * activation.derivative(a, h)
-        else:
-            grad_h = trace.delta(layer + 1) @ params.weights[layer].T
-            delta = grad_h * activation.derivative(a, h)
-        weight_gradient = h_prev.T @ delta / n
-        bias_gradient = delta.sum(axis=0) / n
+    delta_next = None if layer == arch.depth else trace.delta(layer + 1)
+    grad_h, delta, weight_gradient, bias_gradient = _layer_backward(
+        arch,
+        params,
+        layer,
+        fwd.pre_activation(layer),
+        fwd.activation(layer),
+        fwd.activation(layer - 1),
+        fwd.targets,
+        delta_next,
+    )
 
     def put(values: tuple[Array | None, ...], item: Array) -> tuple[Array | None, ...]:
         items = list(values)
@@ -501,7 +606,7 @@ def backward(arch: Architecture, params: Parameters, fwd: ForwardTrace) -> Backw
 
 
 # --------------------------------------------------------------------------------------------
-# Update
+# Update and training
 # --------------------------------------------------------------------------------------------
 
 
@@ -515,20 +620,15 @@ def update(
     """
     if not grads.complete:
         raise EngineError("update needs every gradient: finish the backward pass first")
-    with _strict_floats():
-        weights = tuple(w - learning_rate * grads.weight_gradient(l) for l, w in enumerate(params.weights))
-        if train_biases:
-            biases = tuple(b - learning_rate * grads.bias_gradient(l) for l, b in enumerate(params.biases))
-        else:
-            biases = tuple(b.copy() for b in params.biases)
-    for l, (w, b) in enumerate(zip(weights, biases, strict=True)):
-        for name, values in ((f"weights[{l}]", w), (f"biases[{l}]", b)):
-            if not np.all(np.isfinite(values)) or float(np.max(np.abs(values))) > MAX_ABS_VALUE:
-                raise DivergenceError(
-                    f"the update would move {name} beyond ±{MAX_ABS_VALUE:g}: training has "
-                    "diverged; lower the learning rate or reset"
-                )
-    return Parameters(weights, biases)
+    check_learning_rate(learning_rate)
+    depth = len(params.weights)
+    return _apply_update(
+        params,
+        [grads.weight_gradient(l) for l in range(depth)],
+        [grads.bias_gradient(l) for l in range(depth)],
+        learning_rate,
+        train_biases,
+    )
 
 
 def train_step(
@@ -539,12 +639,54 @@ def train_step(
     learning_rate: float,
     train_biases: bool = True,
 ) -> tuple[Parameters, float]:
-    """One forward + backward + update; returns the new parameters and the loss before the update."""
-    fwd = forward(arch, params, inputs, targets)
-    grads = backward(arch, params, fwd)
-    loss = fwd.loss
-    assert loss is not None  # forward() always computes the loss
-    return update(params, grads, learning_rate, train_biases), loss
+    """One forward + backward + update; returns the new parameters and the loss before the update.
+
+    The lean path for training runs: no traces are kept, but every number is computed by the same
+    kernels as :func:`forward`, :func:`backward` and :func:`update`, so the result is bit-identical.
+    """
+    x, t = _batches(arch, inputs, targets)
+    check_learning_rate(learning_rate)
+    return _train_step(arch, params, x, t, learning_rate, train_biases)
+
+
+def _train_step(
+    arch: Architecture, params: Parameters, x: Array, t: Array, learning_rate: float, train_biases: bool
+) -> tuple[Parameters, float]:
+    depth = arch.depth
+    pre: list[Array] = []
+    act: list[Array] = [x]
+    for l in range(depth):
+        a, h = _layer_forward(arch, params, l, act[l])
+        pre.append(a)
+        act.append(h)
+    loss = mean(arch.loss_function.value(pre[-1], act[-1], t))
+    weight_gradients: list[Array] = [x] * depth  # placeholders, each overwritten below
+    bias_gradients: list[Array] = [x] * depth
+    delta: Array | None = None
+    for layer in range(depth, 0, -1):
+        _, delta, weight_gradients[layer - 1], bias_gradients[layer - 1] = _layer_backward(
+            arch, params, layer, pre[layer - 1], act[layer], act[layer - 1], t, delta
+        )
+    return _apply_update(params, weight_gradients, bias_gradients, learning_rate, train_biases), loss
+
+
+def train(
+    arch: Architecture,
+    params: Parameters,
+    inputs: Array,
+    targets: Array,
+    learning_rate: float,
+    steps: int,
+    train_biases: bool = True,
+) -> tuple[Parameters, list[float]]:
+    """``steps`` full steps on one batch; the parameters after them and the loss before each."""
+    x, t = _batches(arch, inputs, targets)
+    check_learning_rate(learning_rate)
+    losses: list[float] = []
+    for _ in range(steps):
+        params, loss = _train_step(arch, params, x, t, learning_rate, train_biases)
+        losses.append(loss)
+    return params, losses
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app import diagram, session
 from app.api import Store, create_session
-from app.engine import MAX_ABS_VALUE, EngineError
+from app.engine import MAX_ABS_VALUE, MAX_LEARNING_RATE, EngineError
 from app.schemas import CreateSession, state_of
-from app.session import MAX_LEARNING_RATE, PhaseError, Session
+from app.session import PhaseError, Session
 from app.store import SessionNotFoundError, SessionStore
 from app.templating import is_htmx, render_page, render_regions
 

@@ -6,10 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app import engine
+from app import engine, explain
 from app.datasets import Dataset, make_dataset
-from app.engine import Array
-from app.session import MAX_LEARNING_RATE, MAX_TRAIN_EPOCHS, Session, substep_position
+from app.engine import MAX_LEARNING_RATE, Array
+from app.session import MAX_TRAIN_EPOCHS, Session, substep_position
 
 ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
 LossName = Literal["l2", "bce"]
@@ -250,3 +250,137 @@ class HistoryEntry(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str = Field(description="What is wrong, in words")
+
+
+# --------------------------------------------------------------------------------------------
+# Show the working (app/explain.py): /explain, /check, /gradient-check
+# --------------------------------------------------------------------------------------------
+
+#: A 0-based index as in MATH.md; whole numbers only ("1" and true are refused).
+Index = list[Annotated[int, Field(strict=True)]]
+
+
+class ExplainTerm(BaseModel):
+    symbol: str = Field(description='A number\'s name in the article\'s notation: "y1", "u21", "δ(2)1", "η"')
+    value: float = Field(description="Its value, full precision")
+
+
+class ExplainEquation(BaseModel):
+    """One line of working: `lhs relation symbolic = numeric = result`."""
+
+    lhs: str = Field(description='What the line computes: "∂L/∂u21", "a(1)1", "h1"')
+    relation: str = Field(description='"=", or "←" for the update of a parameter')
+    symbolic: str = Field(description="The formula in symbols")
+    numeric: str = Field(description="The formula with every number substituted (4 significant digits)")
+    result: float = Field(description="What the line arrives at, full precision")
+    note: str = Field(description='A remark in words ("" if none)')
+
+
+class ExplainResponse(BaseModel):
+    """The working behind one number, in the notation of MATH.md, for the session's current phase."""
+
+    quantity: str = Field(
+        description='The quantity derived: "h1", "δ(2)1", "∂L/∂u21", "u21" (new value), "L"'
+    )
+    kind: str = Field(description="unit, weight, bias or loss")
+    index: list[int] = Field(description="0-based: [l, j] unit or bias, [l, i, j] weight, [] loss")
+    phase: str
+    title: str = Field(description="One sentence in words")
+    terms: list[ExplainTerm] = Field(description="Every number substituted, once each")
+    equations: list[ExplainEquation]
+    result: float = Field(
+        description="The engine's number: activation after forward, δ or gradient after backward, "
+        "new value after update"
+    )
+    mathml: str = Field(description='All lines as one <math display="block"> (MathML, well-formed XML)')
+
+
+class CheckRequest(Strict):
+    """Exactly one of weight, bias, unit (or loss: true), and the value worked out by hand."""
+
+    weight: Index | None = Field(None, description="[l, i, j]")
+    bias: Index | None = Field(None, description="[l, j]")
+    unit: Index | None = Field(None, description="[l, j]; [0, i] is input x_i")
+    loss: bool = Field(False, description="true to check the loss L")
+    value: float = Field(allow_inf_nan=False, description="The answer to check")
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"weight": [1, 2, 1], "value": 0.0821}]}
+    )
+
+
+class CheckResponse(BaseModel):
+    correct: bool = Field(description="Whether |value − expected| ≤ tolerance")
+    expected: float = Field(description="The result /explain gives for the quantity in the current phase")
+    tolerance: float = Field(description="max(0.001·|expected|, 1e-6): 4 significant digits pass")
+    explanation: ExplainResponse
+
+
+class GradientCheckRow(BaseModel):
+    name: str = Field(description='"w11", "u32", "w(2)13", "b(1)2"')
+    kind: str = Field(description="weight or bias")
+    index: list[int]
+    backprop: float = Field(description="∂L/∂θ by backpropagation")
+    numerical: float = Field(description="(L(θ+ε) − L(θ−ε)) / 2ε")
+    difference: float = Field(description="backprop − numerical")
+    relative_error: float = Field(description="|difference| / max(|backprop|, |numerical|)")
+
+
+class GradientCheckResponse(BaseModel):
+    """Backprop against central finite differences, at the current parameters on the current batch."""
+
+    epsilon: float
+    rows: list[GradientCheckRow] = Field(description="Every weight (layer by layer), then every bias")
+    max_abs_difference: float
+
+
+def explanation_of(derivation: explain.Derivation) -> ExplainResponse:
+    return ExplainResponse(
+        quantity=derivation.quantity,
+        kind=derivation.kind,
+        index=list(derivation.index),
+        phase=derivation.phase,
+        title=derivation.title,
+        terms=[ExplainTerm(symbol=t.symbol, value=t.value) for t in derivation.terms],
+        equations=[
+            ExplainEquation(
+                lhs=e.lhs,
+                relation=e.relation,
+                symbolic=e.symbolic,
+                numeric=e.numeric,
+                result=e.result,
+                note=e.note,
+            )
+            for e in derivation.equations
+        ],
+        result=derivation.result,
+        mathml=derivation.mathml,
+    )
+
+
+def check_of(result: explain.CheckResult) -> CheckResponse:
+    return CheckResponse(
+        correct=result.correct,
+        expected=result.expected,
+        tolerance=result.tolerance,
+        explanation=explanation_of(result.explanation),
+    )
+
+
+def gradient_check_of(check: explain.GradientCheck) -> GradientCheckResponse:
+    return GradientCheckResponse(
+        epsilon=check.epsilon,
+        rows=[
+            GradientCheckRow(
+                name=row.name,
+                kind=row.kind,
+                index=list(row.index),
+                backprop=row.backprop,
+                numerical=row.numerical,
+                difference=row.difference,
+                relative_error=row.relative_error,
+            )
+            for row in check.rows
+        ],
+        max_abs_difference=check.max_abs_difference,
+    )

@@ -26,6 +26,7 @@ import numpy as np
 from app import engine
 from app.datasets import DEFAULT_INPUT, DEFAULT_TARGET, Dataset, builtin, make_dataset, single
 from app.engine import (
+    MAX_LEARNING_RATE,
     Architecture,
     BackwardTrace,
     EngineError,
@@ -39,7 +40,6 @@ Mode = Literal["sgd", "batch"]
 MODES: tuple[Mode, ...] = get_args(Mode)
 
 DEFAULT_LEARNING_RATE = 0.5
-MAX_LEARNING_RATE = 100.0
 DEFAULT_SEED = 0
 #: Most full steps one train request may run (epochs × samples per epoch in SGD mode).
 MAX_TRAIN_EPOCHS = 100_000
