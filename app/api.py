@@ -9,15 +9,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from app import codec, session
+from app import codec, explain, session
 from app.schemas import (
+    CheckRequest,
+    CheckResponse,
     CreateSession,
     EditSession,
     ErrorBody,
+    ExplainResponse,
+    GradientCheckResponse,
     HistoryEntry,
     SessionState,
     TrainRequest,
+    check_of,
     dataset_of,
+    explanation_of,
+    gradient_check_of,
     state_of,
 )
 from app.session import Session
@@ -170,3 +177,50 @@ def import_session(
     new = codec.from_document(document, new_session_id())
     store.add(new)
     return _created(new, response)
+
+
+# --------------------------------------------------------------------------------------------
+# Show the working (app/explain.py). Read-only: store.get, never update.
+# --------------------------------------------------------------------------------------------
+
+
+@router.get("/sessions/{session_id}/explain", response_model=ExplainResponse, responses=ERRORS)
+def explain_quantity(
+    session_id: str,
+    store: Store,
+    weight: str | None = None,
+    bias: str | None = None,
+    unit: str | None = None,
+    loss: bool = False,
+) -> ExplainResponse:
+    """The working behind one number, in the notation of MATH.md: exactly one of `weight=l,i,j`,
+    `bias=l,j`, `unit=l,j` (`unit=0,i` is input x_i) or `loss=true`, 0-based.
+
+    The result is the number for the current phase: a unit's activation after forward and its δ
+    once the backward pass has reached it; a weight's or bias's gradient after backward and its new
+    value after update; the loss after forward. 409 when it has not been computed yet.
+    """
+    kind, index = explain.select(
+        weight=None if weight is None else explain.parse_index(weight, "weight"),
+        bias=None if bias is None else explain.parse_index(bias, "bias"),
+        unit=None if unit is None else explain.parse_index(unit, "unit"),
+        loss=loss,
+    )
+    return explanation_of(explain.explain(store.get(session_id), kind, index))
+
+
+@router.post("/sessions/{session_id}/check", response_model=CheckResponse, responses=ERRORS)
+def check_answer(session_id: str, body: CheckRequest, store: Store) -> CheckResponse:
+    """Check a number worked out by hand against the one `/explain` arrives at (4 significant
+    digits pass: the tolerance is max(0.001·|expected|, 1e-6)); the working comes with the answer."""
+    kind, index = explain.select(weight=body.weight, bias=body.bias, unit=body.unit, loss=body.loss)
+    return check_of(explain.check(store.get(session_id), kind, index, body.value))
+
+
+@router.get("/sessions/{session_id}/gradient-check", response_model=GradientCheckResponse, responses=ERRORS)
+def gradient_check(
+    session_id: str, store: Store, epsilon: float = explain.DEFAULT_EPSILON
+) -> GradientCheckResponse:
+    """Every weight's and bias's gradient by backprop beside a central finite-difference estimate,
+    at the current parameters on the current sample (every sample in batch mode)."""
+    return gradient_check_of(explain.gradient_check(store.get(session_id), epsilon))
