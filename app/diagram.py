@@ -73,6 +73,9 @@ class Line:
 class Node:
     layer: int
     unit: int
+    #: How the panel names this unit ("unit:l,j") and its bias ("bias:l-1,j"; "" for inputs).
+    key: str
+    bias_key: str
     x: float
     y: float
     r: float
@@ -101,6 +104,8 @@ class Edge:
     layer: int
     source: int
     target: int
+    #: How the panel names this weight: "weight:l,i,j".
+    key: str
     x1: float
     y1: float
     x2: float
@@ -468,6 +473,8 @@ def build(session: Session, orientation: str = "landscape") -> Diagram:
                 Node(
                     layer=l,
                     unit=j,
+                    key=f"unit:{l},{j}",
+                    bias_key=f"bias:{l - 1},{j}" if l > 0 else "",
                     x=round(x, 2),
                     y=round(y, 2),
                     r=round(r, 2),
@@ -540,6 +547,7 @@ def build(session: Session, orientation: str = "landscape") -> Diagram:
                 layer=l,
                 source=i,
                 target=j,
+                key=f"weight:{l},{i},{j}",
                 x1=round(x1, 2),
                 y1=round(y1, 2),
                 x2=round(x2, 2),

@@ -374,8 +374,9 @@ class _Line:
     relation: str = "="
     note: str = ""
 
-    def chain(self) -> str:
-        """The MathML of everything right of the lhs, redundant steps left out."""
+    def steps(self) -> list[str]:
+        """The MathML of each form right of the lhs (general, symbols, numbers, result), redundant
+        ones left out."""
         lhs_text = _text(self.lhs, False)
         expr_text = _text(self.expr, False)
         numeric_text = _text(self.expr, True)
@@ -387,7 +388,11 @@ class _Line:
         if numeric_text not in ("", expr_text, fmt(self.result)):
             steps.append(_ml(self.expr, True))
         steps.append(_number_ml(self.result))
-        chain = _mo(self.relation) + _mo("=").join(steps)
+        return steps
+
+    def chain(self) -> str:
+        """The MathML of everything right of the lhs, on one line."""
+        chain = _mo(self.relation) + _mo("=").join(self.steps())
         if self.note:
             chain += f'<mspace width="1em"/><mtext>({escape(self.note)})</mtext>'
         return chain
@@ -410,12 +415,20 @@ class _Line:
 
 
 def _table(lines: Sequence[_Line]) -> str:
-    rows = "".join(
-        f"<mtr><mtd>{_ml(line.lhs, False)}</mtd><mtd>{_mrow(line.chain())}</mtd></mtr>" for line in lines
-    )
+    # One form per row, aligned on the relation, so the working fits a narrow panel and reads
+    # top to bottom: lhs = symbols / = numbers / = result.
+    rows: list[str] = []
+    for line in lines:
+        for k, step in enumerate(line.steps()):
+            lhs = _ml(line.lhs, False) if k == 0 else ""
+            relation = line.relation if k == 0 else "="
+            rows.append(f"<mtr><mtd>{lhs}</mtd><mtd>{_mrow(_mo(relation) + step)}</mtd></mtr>")
+        if line.note:
+            rows.append(f"<mtr><mtd></mtd><mtd><mtext>({escape(line.note)})</mtext></mtd></mtr>")
+    rows_text = "".join(rows)
     return (
         f'<math xmlns="{MATHML_NAMESPACE}" display="block">'
-        f'<mtable columnalign="right left" displaystyle="true">{rows}</mtable></math>'
+        f'<mtable columnalign="right left" displaystyle="true">{rows_text}</mtable></math>'
     )
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app import diagram, session
+from app import diagram, panel, session
 from app.api import Store, create_session
 from app.engine import MAX_ABS_VALUE, MAX_LEARNING_RATE, EngineError
 from app.schemas import CreateSession, state_of
@@ -29,9 +29,12 @@ router = APIRouter(include_in_schema=False)
 
 COOKIE = "bpv_session"
 #: Regions a step changes: the diagram first (the request's target), the rest out of band.
-STEP_REGIONS = ("diagram", "status", "controls", "sample")
+STEP_REGIONS = ("diagram", "status", "controls", "panel")
 #: Regions the sample form changes: the form first (its target, with any messages).
 SAMPLE_REGIONS = ("sample", "diagram", "status", "controls")
+#: Regions a change of the panel's view touches: the panel, the selection in the diagram, and
+#: the controls (which carry the view along with every step).
+PANEL_REGIONS = ("panel", "diagram", "controls")
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,15 +171,21 @@ def sample_fields(
 
 def context(
     current: Session,
+    view: panel.View | None = None,
     *,
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     notice: str | None = None,
 ) -> dict[str, Any]:
+    view = view or panel.View()
     inputs, targets, eta = sample_fields(current, values, errors)
     state = state_of(current)
     return {
         "s": current,
+        "view": view,
+        "tabs": panel.TABS,
+        "work": panel.work(current, view) if view.tab == "work" else None,
+        "gradients": panel.gradients(current) if view.tab == "gradients" else None,
         "state": state,
         "d": diagram.build(current),
         "dp": diagram.build(current, "portrait"),
@@ -197,16 +206,32 @@ def context(
 # --------------------------------------------------------------------------------------------
 
 
+def view_of(values: Mapping[str, str]) -> panel.View:
+    return panel.View.parse(values)
+
+
 @router.get("/")
 def page(request: Request, store: Store) -> Response:
     current = cookie_session(request, store)
     created = current is None
     if current is None:
         current = create_session(store, CreateSession())
-    response = render_page(context(current))
+    response = render_page(context(current, view_of(request.query_params)))
     if created:
         set_cookie(response, request, current)
     return response
+
+
+@router.get("/page/panel")
+def show_panel(request: Request, store: Store) -> Response:
+    """Open a tab, select a quantity, check an answer: the panel (and the selection in the diagram)."""
+    view = view_of(request.query_params)
+    if not is_htmx(request):
+        return RedirectResponse("/" + view.but(answer="").query, status_code=303)
+    current = cookie_session(request, store)
+    if current is None:
+        return _lost_session(request)
+    return render_regions(context(current, view), PANEL_REGIONS[0], PANEL_REGIONS[1:])
 
 
 def _lost_session(request: Request) -> Response:
@@ -217,7 +242,12 @@ def _lost_session(request: Request) -> Response:
 
 
 def _act(
-    request: Request, store: SessionStore, change: Callable[[Session], Session], regions: tuple[str, ...]
+    request: Request,
+    store: SessionStore,
+    change: Callable[[Session], Session],
+    regions: tuple[str, ...],
+    view: panel.View,
+    substep: bool = False,
 ) -> Response:
     current = cookie_session(request, store)
     if current is None:
@@ -228,13 +258,16 @@ def _act(
         status = 409 if isinstance(exc, PhaseError) else 422
         current = store.get(current.id)
         if is_htmx(request):
-            return render_regions(context(current, notice=str(exc)), "status", (), status)
-        return render_page(context(current, notice=str(exc)), status)
+            return render_regions(context(current, view, notice=str(exc)), "status", (), status)
+        return render_page(context(current, view, notice=str(exc)), status)
     except SessionNotFoundError:
         return _lost_session(request)
+    if substep:
+        # A sub-step opens the derivation of what it just computed.
+        view = view.but(tab="work", select=panel.auto_select(current), answer="")
     if is_htmx(request):
-        return render_regions(context(current), regions[0], regions[1:])
-    return RedirectResponse("/", status_code=303)
+        return render_regions(context(current, view), regions[0], regions[1:])
+    return RedirectResponse("/" + view.query, status_code=303)
 
 
 ACTIONS: dict[str, Callable[[Session], Session]] = {
@@ -287,8 +320,9 @@ async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
     eta, error = parse_number(values.get("eta"), "η (learning rate)", 0.0, MAX_LEARNING_RATE, low_open=True)
     if error:
         errors["eta"] = error
+    view = view_of(values).but(tab="sample")
     if errors or eta is None:
-        ctx = context(current, values=values, errors=errors)
+        ctx = context(current, view, values=values, errors=errors)
         if is_htmx(request):
             return render_regions(ctx, "sample", (), 422)
         return render_page(ctx, 422)
@@ -298,7 +332,7 @@ async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
     def change(s: Session) -> Session:
         return session.edit(s, input=new_input, target=new_target, learning_rate=eta)
 
-    return await run_in_threadpool(_act, request, store, change, SAMPLE_REGIONS)
+    return await run_in_threadpool(_act, request, store, change, SAMPLE_REGIONS, view)
 
 
 @router.get("/page/watch")
@@ -309,15 +343,17 @@ def watch(request: Request, store: Store, v: str = "") -> Response:
         return _lost_session(request)
     if fingerprint(current) == v:
         return Response(status_code=204, headers={"Vary": "HX-Request, Cookie", "Cache-Control": "no-store"})
-    ctx = context(current)
-    return render_regions(ctx, "status", ("diagram", "controls", "sample"))
+    ctx = context(current, view_of(request.query_params))
+    return render_regions(ctx, "status", ("diagram", "controls", "panel"))
 
 
 # Last, so that the fixed /page/... routes above take precedence.
 @router.post("/page/{action}")
-def act(action: str, request: Request, store: Store, _: SameOrigin) -> Response:
+async def act(action: str, request: Request, store: Store, _: SameOrigin) -> Response:
     """Forward, Backward, Update, Step, Sub-step, Reset, Undo from the page's buttons."""
     change = ACTIONS.get(action)
     if change is None:
         raise HTTPException(404, f"no such action: {action}")
-    return _act(request, store, change, STEP_REGIONS)
+    form = await request.form()
+    view = view_of({key: value for key, value in form.items() if isinstance(value, str)})
+    return await run_in_threadpool(_act, request, store, change, STEP_REGIONS, view, action == "substep")

@@ -1,8 +1,9 @@
 """Rendering the page: the whole page, or only named regions for an htmx swap.
 
 Each swappable region has one name, used three times: the template block, the element ``id`` and
-the ``hx-target`` that points at it. A region rendered for an out-of-band swap gets ``oob`` set,
-which its root element turns into ``hx-swap-oob="true"``.
+the ``hx-target`` that points at it. A region rendered for an out-of-band swap gets ``oob`` set to
+its own name, which its root element (and only it, not a region nested in it) turns into
+``hx-swap-oob="true"``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ TEMPLATES = ROOT / "templates"
 PAGE = "page.html"
 
 #: Every swappable region of the page, in page order.
-REGIONS = ("status", "diagram", "controls", "sample", "explain", "chart", "timeline", "data")
+REGIONS = ("status", "diagram", "controls", "panel", "sample")
 
 #: A strict Content-Security-Policy: no inline script or style anywhere in our pages.
 CSP = (
@@ -47,7 +48,7 @@ def is_htmx(request: Request) -> bool:
 
 
 def render_page(context: Mapping[str, Any], status_code: int = 200) -> HTMLResponse:
-    html = environment.get_template(PAGE).render({**context, "oob": False})
+    html = environment.get_template(PAGE).render({**context, "oob": ""})
     return html_response(html, status_code)
 
 
@@ -55,9 +56,9 @@ def render_regions(
     context: Mapping[str, Any], primary: str, secondary: Iterable[str] = (), status_code: int = 200
 ) -> HTMLResponse:
     """The primary region for the request's target, then the others as out-of-band swaps."""
-    parts = [render_block(environment, PAGE, primary, {**context, "oob": False})]
+    parts = [render_block(environment, PAGE, primary, {**context, "oob": ""})]
     parts += [
-        render_block(environment, PAGE, name, {**context, "oob": True})
+        render_block(environment, PAGE, name, {**context, "oob": name})
         for name in secondary
         if name != primary
     ]

@@ -22,6 +22,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from app.diagram import fmt
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, require_chromium, serve
 
 pytestmark = pytest.mark.browser
@@ -186,6 +187,8 @@ def test_invalid_input_gets_a_message_next_to_the_field(watched: Watched, live: 
     page = watched.page
     page.goto(live.url + "/")
     before = api_state(watched)
+    page.get_by_role("link", name="Sample", exact=True).click()
+    page.wait_for_selector('input[name="x1"]')
     page.fill('input[name="x1"]', "one")
     page.fill('input[name="eta"]', "0")
     page.get_by_role("button", name="Apply").click()
@@ -251,3 +254,38 @@ def test_fits_a_projector_and_a_phone(browser: Browser, live: LiveServer) -> Non
     phone.page.screenshot(path=str(ARTIFACTS / "step-through-390.png"), full_page=True)
     phone.context.close()
     assert phone.errors == [] and phone.foreign == []
+
+
+def test_selecting_a_hidden_weight_shows_its_derivation(watched: Watched, live: LiveServer) -> None:
+    page = watched.page
+    page.goto(live.url + "/")
+    click(page, "Forward")
+    page.wait_for_selector('[data-node][data-layer="2"][data-activation]')
+    click(page, "Backward")
+    page.wait_for_selector("[data-edge][data-gradient]")
+    page.evaluate("window.__sameDocument = true")
+    page.locator('a.pick:has([data-edge][data-layer="0"][data-from="0"][data-to="0"])').click()
+    derivation = page.locator('.derivation[data-quantity="∂L/∂w11"]')
+    derivation.wait_for()
+    sid = page.get_attribute("main", "data-session-id")
+    api = page.request.get(f"{live.url}/api/sessions/{sid}/explain?weight=0,0,0").json()
+    assert float(derivation.get_attribute("data-result") or "nan") == api["result"]
+    assert derivation.locator("h2").inner_text() == api["title"]
+    text = derivation.locator(".math").inner_text()
+    for term in api["terms"]:  # every substituted number is on screen, rounded
+        assert fmt(term["value"]).replace("−", "") in text.replace("−", "").replace("\n", ""), term
+    box = derivation.locator("math").bounding_box()
+    assert box is not None and box["height"] > 100, "the MathML is laid out by the browser"
+    assert page.evaluate("window.__sameDocument") is True
+
+    # the keyboard reaches the same: Tab to an output weight, Enter
+    page.locator('a.pick:has([data-edge][data-layer="1"][data-from="1"][data-to="0"])').focus()
+    page.keyboard.press("Enter")
+    page.locator('.derivation[data-quantity="∂L/∂u21"]').wait_for()
+    api = page.request.get(f"{live.url}/api/sessions/{sid}/explain?weight=1,1,0").json()
+    assert float(page.locator(".derivation").get_attribute("data-result") or "nan") == api["result"]
+
+    # check my answer: right to 4 significant digits
+    page.fill('input[name="answer"]', f"{api['result']:.4g}")
+    page.get_by_role("button", name="Check").click()
+    page.wait_for_selector('.verdict[data-correct="true"]')

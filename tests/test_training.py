@@ -1,0 +1,293 @@
+"""Background training runs: chunked, atomic per chunk, cancellable, time-limited, one per session.
+
+Every test waits with a short polling loop (2 ms) under a timeout, and the ``runs`` fixture cancels
+and joins every run thread before the test ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app import session
+from app.engine import EngineError
+from app.session import PhaseError, Session
+from app.store import MemoryStore, SessionNotFoundError, SessionStore, SqliteStore
+from app.training import Runs, RunStatus
+
+WAIT = 20.0  # seconds: a generous bound; the waits normally end within milliseconds
+LONG = 100_000  # epochs: far more than any test lets finish
+
+
+class CountingStore(MemoryStore):
+    """A MemoryStore that counts updates, to see the chunks."""
+
+    def __init__(self) -> None:
+        super().__init__(ttl=3600.0, max_sessions=100)
+        self.updates = 0
+
+    def update(self, session_id: str, change: Callable[[Session], Session]) -> Session:
+        self.updates += 1
+        return super().update(session_id, change)
+
+
+@pytest.fixture
+def store() -> CountingStore:
+    return CountingStore()
+
+
+@pytest.fixture
+def runs() -> Iterator[Runs]:
+    registry = Runs()
+    yield registry
+    registry.shutdown(timeout=WAIT)
+    assert registry.active_count() == 0
+    assert not [t for t in threading.enumerate() if t.name.startswith("train-")]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.002)
+
+
+def finished(runs: Runs, session_id: str) -> RunStatus:
+    wait_until(lambda: (s := runs.status(session_id)) is not None and not s.active)
+    status = runs.status(session_id)
+    assert status is not None
+    return status
+
+
+def add(store: SessionStore, new: Session) -> Session:
+    store.add(new)
+    return new
+
+
+def xor(store: SessionStore, session_id: str = "s", mode: session.Mode = "batch") -> Session:
+    return add(
+        store, session.create(session_id, layers=[2, 4, 1], dataset="xor", learning_rate=2.0, mode=mode)
+    )
+
+
+def assert_same_params(ours: Session, theirs: Session) -> None:
+    for a, b in zip(
+        ours.params.weights + ours.params.biases, theirs.params.weights + theirs.params.biases, strict=True
+    ):
+        assert np.array_equal(a, b)
+
+
+# --------------------------------------------------------------------------------------------
+# Runs that end on their own
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_run_equals_the_same_epochs_of_train(store: CountingStore) -> None:
+    runs = Runs(chunk_seconds=0.0005)  # tiny chunks: many of them
+    try:
+        original = xor(store, mode="sgd")  # 4 steps per epoch
+        started = runs.start(store, "s", 60, seconds_limit=WAIT)
+        assert started.state == "running" and started.steps_total == 240 and started.epochs == 60
+        status = finished(runs, "s")
+    finally:
+        runs.shutdown(timeout=WAIT)
+    assert status.state == "done", status.message
+    assert status.steps_done == status.steps_total == 240
+    assert status.message == "trained 60 epochs (240 steps)"
+    assert status.finished is not None and status.finished >= status.started
+    assert store.updates > 2  # it ran in several chunks
+    stored = store.get("s")
+    expected = session.train(original, 60)
+    assert_same_params(stored, expected)  # bit for bit
+    assert stored.step == expected.step == 240
+    assert stored.loss_history == expected.loss_history
+    assert stored.sample_index == expected.sample_index and stored.phase == expected.phase == "updated"
+    assert status.loss == stored.loss_history[-1]
+
+
+def test_a_run_on_the_sqlite_store_equals_train(tmp_path: Path, runs: Runs) -> None:
+    sqlite = SqliteStore(tmp_path / "sessions.sqlite3", ttl=3600.0, max_sessions=10)
+    try:
+        original = xor(sqlite, mode="sgd")
+        runs.start(sqlite, "s", 40, seconds_limit=WAIT)
+        assert finished(runs, "s").state == "done"
+        stored = sqlite.get("s")
+        expected = session.train(original, 40)
+        assert_same_params(stored, expected)
+        assert stored.step == 160 and stored.loss_history == expected.loss_history
+    finally:
+        sqlite.close()
+
+
+def test_a_run_in_batch_mode_counts_one_step_per_epoch(store: CountingStore, runs: Runs) -> None:
+    original = xor(store)
+    assert runs.start(store, "s", 30, seconds_limit=WAIT).steps_total == 30
+    assert finished(runs, "s").state == "done"
+    assert_same_params(store.get("s"), session.train(original, 30))
+
+
+# --------------------------------------------------------------------------------------------
+# One run per session; cancel; time limit
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_second_start_while_running_is_refused(store: CountingStore, runs: Runs) -> None:
+    xor(store)
+    xor(store, "other")
+    runs.start(store, "s", LONG, seconds_limit=WAIT)
+    with pytest.raises(PhaseError, match="already going on for this session"):
+        runs.start(store, "s", 10, seconds_limit=WAIT)
+    runs.start(store, "other", 5, seconds_limit=WAIT)  # another session may run meanwhile
+    assert finished(runs, "other").state == "done"
+    runs.cancel("s")
+    assert finished(runs, "s").state == "cancelled"
+    # Once the run has ended, a new one may start.
+    runs.start(store, "s", 5, seconds_limit=WAIT)
+    assert finished(runs, "s").state == "done"
+
+
+def test_cancel_stops_early_and_leaves_the_session_consistent(store: CountingStore, runs: Runs) -> None:
+    original = xor(store)
+    runs.start(store, "s", LONG, seconds_limit=WAIT)
+    wait_until(lambda: (s := runs.status("s")) is not None and s.steps_done > 0)
+    asked = runs.cancel("s")
+    assert asked is not None and asked.session_id == "s"
+    status = finished(runs, "s")
+    assert status.state == "cancelled"
+    assert 0 < status.steps_done < status.steps_total == LONG
+    assert status.message == f"cancelled after {status.steps_done} of {LONG} steps"
+    stored = store.get("s")
+    assert stored.step == status.steps_done == len(stored.loss_history)
+    assert_same_params(stored, session.train(original, status.steps_done))  # batch: a step an epoch
+    assert runs.cancel("s") == status  # cancelling a finished run changes nothing
+
+
+def test_a_run_past_its_time_limit_times_out(store: CountingStore, runs: Runs) -> None:
+    xor(store)
+    runs.start(store, "s", LONG, seconds_limit=0.05)
+    status = finished(runs, "s")
+    assert status.state == "timeout"
+    assert 0 < status.steps_done < LONG
+    assert status.message == f"stopped at the time limit after {status.steps_done} of {LONG} steps"
+    assert store.get("s").step == status.steps_done
+
+
+def test_divergence_leaves_the_session_at_the_last_good_chunk(store: CountingStore, runs: Runs) -> None:
+    # y = w x + b, linear, x = 1, t = 0, η = 1.5: each step maps the error e to −2e, so the
+    # parameters pass 1e6 after about 20 steps.
+    original = add(
+        store,
+        session.create(
+            "s",
+            layers=[1, 1],
+            output_activation="linear",
+            weights=[[[1.0]]],
+            biases=[[0.0]],
+            input=[1.0],
+            target=[0.0],
+            learning_rate=1.5,
+        ),
+    )
+    diverges_at = next(k for k in range(1, 100) if not _trains(original, k))
+    runs.start(store, "s", 1000, seconds_limit=WAIT)
+    status = finished(runs, "s")
+    assert status.state == "diverged"
+    assert "diverged" in status.message and "lower the learning rate" in status.message
+    assert 0 < status.steps_done < diverges_at  # the chunk that diverged was not applied
+    stored = store.get("s")
+    assert stored.step == status.steps_done
+    assert_same_params(stored, session.run_steps(original, status.steps_done))
+
+
+def _trains(start: Session, steps: int) -> bool:
+    try:
+        session.run_steps(start, steps)
+    except EngineError:
+        return False
+    return True
+
+
+def test_a_session_that_disappears_ends_the_run(store: CountingStore, runs: Runs) -> None:
+    xor(store)
+    runs.start(store, "s", LONG, seconds_limit=WAIT)
+    wait_until(lambda: (s := runs.status("s")) is not None and s.steps_done > 0)
+    store.delete("s")
+    status = finished(runs, "s")
+    assert status.state == "failed"
+    assert "the session no longer exists" in status.message
+
+
+# --------------------------------------------------------------------------------------------
+# Other requests interleave
+# --------------------------------------------------------------------------------------------
+
+
+def test_other_requests_on_the_session_get_in_between_chunks(store: CountingStore, runs: Runs) -> None:
+    xor(store)
+    runs.start(store, "s", LONG, seconds_limit=WAIT)
+    wait_until(lambda: (s := runs.status("s")) is not None and s.steps_done > 0)
+    began = time.monotonic()
+    forwarded = store.update("s", session.run_forward)
+    waited = time.monotonic() - began
+    during = runs.status("s")
+    assert during is not None and during.active  # the run was still going on
+    assert forwarded.phase == "forward"
+    assert waited < 1.0  # a chunk or two (about 20 ms each), not the whole run (many seconds)
+    assert store.get("s").step >= forwarded.step  # the run goes on from the new state
+    runs.cancel("s")
+    status = finished(runs, "s")
+    assert status.state == "cancelled"
+    assert store.get("s").step == status.steps_done
+
+
+# --------------------------------------------------------------------------------------------
+# Validation and bookkeeping
+# --------------------------------------------------------------------------------------------
+
+
+def test_start_validates_like_train(store: CountingStore, runs: Runs) -> None:
+    xor(store)
+    add(store, session.create("ring", dataset="circle"))  # 24 samples, SGD
+    with pytest.raises(EngineError, match=r"epochs: must lie in 1\.\.100000, got 0$"):
+        runs.start(store, "s", 0, seconds_limit=WAIT)
+    with pytest.raises(EngineError, match=r"epochs: must lie in 1\.\.100000, got 100001$"):
+        runs.start(store, "s", 100_001, seconds_limit=WAIT)
+    with pytest.raises(EngineError, match="are 2400000 steps; one run takes at most 1000000"):
+        runs.start(store, "ring", LONG, seconds_limit=WAIT)
+    with pytest.raises(EngineError, match="seconds_limit"):
+        runs.start(store, "s", 5, seconds_limit=0.0)
+    with pytest.raises(SessionNotFoundError):
+        runs.start(store, "nobody", 5, seconds_limit=WAIT)
+    assert runs.status("s") is None and runs.active_count() == 0
+
+
+def test_unknown_sessions_have_no_status(runs: Runs) -> None:
+    assert runs.status("nobody") is None
+    assert runs.cancel("nobody") is None
+
+
+def test_finished_statuses_are_kept_up_to_a_bound(store: CountingStore) -> None:
+    runs = Runs(max_finished=2)
+    try:
+        for name in ("a", "b", "c"):
+            xor(store, name)
+            runs.start(store, name, 3, seconds_limit=WAIT)
+            assert finished(runs, name).state == "done"
+    finally:
+        runs.shutdown(timeout=WAIT)
+    assert runs.status("a") is None  # the oldest was dropped
+    assert [runs.status(n).state for n in ("b", "c")] == ["done", "done"]  # type: ignore[union-attr]
+
+
+def test_statuses_are_frozen_snapshots(store: CountingStore, runs: Runs) -> None:
+    xor(store)
+    first = runs.start(store, "s", 20, seconds_limit=WAIT)
+    final = finished(runs, "s")
+    assert first.steps_done == 0 and first.state == "running" and first.loss is None
+    assert final.steps_done == 20 and final.fraction == 1.0 and final.loss is not None
