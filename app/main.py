@@ -16,7 +16,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from app import api, pages
+from app import api, data_tab, network_tab, pages, train_tab
 from app.engine import DivergenceError, EngineError
 from app.session import NotKeptError, PhaseError
 from app.settings import Settings
@@ -105,6 +105,9 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
         )
 
     app.include_router(api.router)
+    # The tabs' routers first: pages.router ends with the catch-all POST /page/{action}.
+    for tab in (data_tab, train_tab, network_tab):
+        app.include_router(tab.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name, directory in VENDOR.items():

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app import diagram, panel, session
+from app import data_tab, diagram, network_tab, panel, session, train_tab
 from app.api import Store, create_session
 from app.engine import MAX_ABS_VALUE, MAX_LEARNING_RATE, EngineError
 from app.schemas import CreateSession, state_of
@@ -35,6 +35,13 @@ SAMPLE_REGIONS = ("sample", "diagram", "status", "controls")
 #: Regions a change of the panel's view touches: the panel, the selection in the diagram, and
 #: the controls (which carry the view along with every step).
 PANEL_REGIONS = ("panel", "diagram", "controls")
+
+#: What the Data, Train and Network tabs add to the page's context (see their modules).
+TAB_CONTEXTS: dict[str, Callable[[Session, panel.View], dict[str, Any]]] = {
+    "data": data_tab.context,
+    "train": train_tab.context,
+    "network": network_tab.context,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,6 +193,8 @@ def context(
         "tabs": panel.TABS,
         "work": panel.work(current, view) if view.tab == "work" else None,
         "gradients": panel.gradients(current) if view.tab == "gradients" else None,
+        # Each of these tabs adds what its template needs (only when it is open).
+        **(TAB_CONTEXTS[view.tab](current, view) if view.tab in TAB_CONTEXTS else {}),
         "state": state,
         "d": diagram.build(current),
         "dp": diagram.build(current, "portrait"),
@@ -320,7 +329,7 @@ async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
     eta, error = parse_number(values.get("eta"), "η (learning rate)", 0.0, MAX_LEARNING_RATE, low_open=True)
     if error:
         errors["eta"] = error
-    view = view_of(values).but(tab="sample")
+    view = view_of(values).but(tab="data")
     if errors or eta is None:
         ctx = context(current, view, values=values, errors=errors)
         if is_htmx(request):

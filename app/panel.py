@@ -15,8 +15,15 @@ from app.engine import EngineError
 from app.explain import CheckResult, Derivation, GradientCheck, Kind
 from app.session import Session
 
-#: The panel's tabs, in order, with their labels.
-TABS: dict[str, str] = {"work": "Working", "sample": "Sample", "gradients": "Gradient check"}
+#: The panel's tabs, in order, with their labels. Each has a template ``templates/_<tab>.html``;
+#: "data" holds the sample form (its own region, "sample") above the datasets.
+TABS: dict[str, str] = {
+    "work": "Working",
+    "data": "Data",
+    "gradients": "Gradients",
+    "train": "Train",
+    "network": "Network",
+}
 DEFAULT_TAB = "work"
 
 

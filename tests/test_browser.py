@@ -187,7 +187,7 @@ def test_invalid_input_gets_a_message_next_to_the_field(watched: Watched, live: 
     page = watched.page
     page.goto(live.url + "/")
     before = api_state(watched)
-    page.get_by_role("link", name="Sample", exact=True).click()
+    page.get_by_role("link", name="Data", exact=True).click()
     page.wait_for_selector('input[name="x1"]')
     page.fill('input[name="x1"]', "one")
     page.fill('input[name="eta"]', "0")
