@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
 from app import codec, explain, session
@@ -19,6 +19,7 @@ from app.schemas import (
     ExplainResponse,
     GradientCheckResponse,
     HistoryEntry,
+    RunState,
     SessionState,
     TrainRequest,
     check_of,
@@ -29,6 +30,7 @@ from app.schemas import (
 )
 from app.session import Session
 from app.store import SessionStore
+from app.training import Runs, RunStatus
 
 router = APIRouter(prefix="/api", tags=["sessions"])
 
@@ -224,3 +226,58 @@ def gradient_check(
     """Every weight's and bias's gradient by backprop beside a central finite-difference estimate,
     at the current parameters on the current sample (every sample in batch mode)."""
     return gradient_check_of(explain.gradient_check(store.get(session_id), epsilon))
+
+
+# --------------------------------------------------------------------------------------------
+# Background training runs (what the page's Train button uses; POST .../train is synchronous)
+# --------------------------------------------------------------------------------------------
+
+
+def get_runs(request: Request) -> Runs:
+    runs: Runs = request.app.state.runs
+    return runs
+
+
+RunsDep = Annotated[Runs, Depends(get_runs)]
+
+
+def run_of(status: RunStatus) -> RunState:
+    return RunState(
+        state=status.state,
+        epochs=status.epochs,
+        steps_total=status.steps_total,
+        steps_done=status.steps_done,
+        loss=status.loss,
+        started=status.started,
+        finished=status.finished,
+        message=status.message,
+    )
+
+
+@router.post("/sessions/{session_id}/runs", status_code=202, response_model=RunState, responses=ERRORS)
+def start_run(session_id: str, body: TrainRequest, store: Store, runs: RunsDep, request: Request) -> RunState:
+    """Train `epochs` epochs in the background, in short atomic chunks (other requests on the
+    session go on between them); poll `GET .../runs` for progress. 409 if a run is already going."""
+    seconds = request.app.state.settings.train_seconds
+    return run_of(runs.start(store, session_id, body.epochs, seconds_limit=seconds))
+
+
+@router.get("/sessions/{session_id}/runs", response_model=RunState, responses=ERRORS)
+def run_status(session_id: str, store: Store, runs: RunsDep) -> RunState:
+    """The active run's progress, or how the latest run ended; 404 if the session never ran one."""
+    store.get(session_id)
+    status = runs.status(session_id)
+    if status is None:
+        raise HTTPException(404, "this session has no training run")
+    return run_of(status)
+
+
+@router.delete("/sessions/{session_id}/runs", response_model=RunState, responses=ERRORS)
+def cancel_run(session_id: str, store: Store, runs: RunsDep) -> RunState:
+    """Stop the active run after its current chunk (the steps done so far stay applied)."""
+    store.get(session_id)
+    if runs.cancel(session_id) is None:
+        raise HTTPException(404, "this session has no training run")
+    status = runs.wait(session_id, timeout=10.0)
+    assert status is not None
+    return run_of(status)

@@ -22,6 +22,7 @@ from app.session import NotKeptError, PhaseError
 from app.settings import Settings
 from app.store import SessionNotFoundError, SessionStore, open_store
 from app.templating import ROOT
+from app.training import Runs
 
 STATIC = ROOT / "static"
 #: Front-end packages from the npm registry (package-lock.json), served by the app itself.
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.runs.shutdown()
         app.state.store.close()
 
     app = FastAPI(
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     )
     app.state.settings = settings
     app.state.store = store if store is not None else open_store(settings)
+    app.state.runs = Runs()  # background training runs from the page (and the runs API)
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Order matters only for subclasses: DivergenceError is an EngineError but a 409.

@@ -183,8 +183,10 @@ def context(
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     notice: str | None = None,
+    request: Request | None = None,
 ) -> dict[str, Any]:
     view = view or panel.View()
+    runs = getattr(request.app.state, "runs", None) if request is not None else None
     inputs, targets, eta = sample_fields(current, values, errors)
     state = state_of(current)
     return {
@@ -207,6 +209,8 @@ def context(
         "form_error": bool(errors),
         "notice": notice,
         "fingerprint": fingerprint(current),
+        # The latest training run of this session (the Train tab shows its progress).
+        "run": runs.status(current.id) if runs is not None else None,
     }
 
 
@@ -225,7 +229,7 @@ def page(request: Request, store: Store) -> Response:
     created = current is None
     if current is None:
         current = create_session(store, CreateSession())
-    response = render_page(context(current, view_of(request.query_params)))
+    response = render_page(context(current, view_of(request.query_params), request=request))
     if created:
         set_cookie(response, request, current)
     return response
@@ -239,11 +243,11 @@ def show_panel(request: Request, store: Store) -> Response:
         return RedirectResponse("/" + view.but(answer="").query, status_code=303)
     current = cookie_session(request, store)
     if current is None:
-        return _lost_session(request)
-    return render_regions(context(current, view), PANEL_REGIONS[0], PANEL_REGIONS[1:])
+        return lost_session(request)
+    return render_regions(context(current, view, request=request), PANEL_REGIONS[0], PANEL_REGIONS[1:])
 
 
-def _lost_session(request: Request) -> Response:
+def lost_session(request: Request) -> Response:
     """The cookie's session is gone (expired, or never ours): start again from the page."""
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": "/"})
@@ -260,22 +264,24 @@ def _act(
 ) -> Response:
     current = cookie_session(request, store)
     if current is None:
-        return _lost_session(request)
+        return lost_session(request)
     try:
         current = store.update(current.id, change)
     except (PhaseError, EngineError) as exc:
         status = 409 if isinstance(exc, PhaseError) else 422
         current = store.get(current.id)
         if is_htmx(request):
-            return render_regions(context(current, view, notice=str(exc)), "status", (), status)
-        return render_page(context(current, view, notice=str(exc)), status)
+            return render_regions(
+                context(current, view, notice=str(exc), request=request), "status", (), status
+            )
+        return render_page(context(current, view, notice=str(exc), request=request), status)
     except SessionNotFoundError:
-        return _lost_session(request)
+        return lost_session(request)
     if substep:
         # A sub-step opens the derivation of what it just computed.
         view = view.but(tab="work", select=panel.auto_select(current), answer="")
     if is_htmx(request):
-        return render_regions(context(current, view), regions[0], regions[1:])
+        return render_regions(context(current, view, request=request), regions[0], regions[1:])
     return RedirectResponse("/" + view.query, status_code=303)
 
 
@@ -314,7 +320,7 @@ async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
     """The form of inputs, targets and learning rate; invalid values are shown next to their field."""
     current = await run_in_threadpool(cookie_session, request, store)
     if current is None:
-        return _lost_session(request)
+        return lost_session(request)
     form = await request.form()
     values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
     inputs_, targets_, _eta = sample_fields(current)
@@ -331,7 +337,7 @@ async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
         errors["eta"] = error
     view = view_of(values).but(tab="data")
     if errors or eta is None:
-        ctx = context(current, view, values=values, errors=errors)
+        ctx = context(current, view, values=values, errors=errors, request=request)
         if is_htmx(request):
             return render_regions(ctx, "sample", (), 422)
         return render_page(ctx, 422)
@@ -349,10 +355,10 @@ def watch(request: Request, store: Store, v: str = "") -> Response:
     """For a page left open while the API drives its session: 204 if nothing changed, else the regions."""
     current = cookie_session(request, store)
     if current is None:
-        return _lost_session(request)
+        return lost_session(request)
     if fingerprint(current) == v:
         return Response(status_code=204, headers={"Vary": "HX-Request, Cookie", "Cache-Control": "no-store"})
-    ctx = context(current, view_of(request.query_params))
+    ctx = context(current, view_of(request.query_params), request=request)
     return render_regions(ctx, "status", ("diagram", "controls", "panel"))
 
 

@@ -384,3 +384,16 @@ def gradient_check_of(check: explain.GradientCheck) -> GradientCheckResponse:
         ],
         max_abs_difference=check.max_abs_difference,
     )
+
+
+class RunState(BaseModel):
+    """A background training run."""
+
+    state: Literal["running", "done", "cancelled", "timeout", "diverged", "failed"]
+    epochs: int
+    steps_total: int = Field(description="Full steps the run was asked for (epochs × samples in SGD mode)")
+    steps_done: int
+    loss: float | None = Field(description="Loss of the latest step's forward pass")
+    started: float = Field(description="Unix time")
+    finished: float | None = Field(description="Unix time, once the run has ended")
+    message: str = Field(description="Why the run ended, in words (empty while it runs)")

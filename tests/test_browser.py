@@ -289,3 +289,29 @@ def test_selecting_a_hidden_weight_shows_its_derivation(watched: Watched, live: 
     page.fill('input[name="answer"]', f"{api['result']:.4g}")
     page.get_by_role("button", name="Check").click()
     page.wait_for_selector('.verdict[data-correct="true"]')
+
+
+def test_train_with_live_progress_then_undo(watched: Watched, live: LiveServer) -> None:
+    page = watched.page
+    page.goto(live.url + "/?tab=train")
+    page.fill('input[name="epochs"]', "20000")
+    page.get_by_role("button", name="Train", exact=True).click()
+    progress = page.locator("#panel progress")
+    progress.wait_for()
+    first = int(page.locator("[data-steps-done]").get_attribute("data-steps-done") or "0")
+    page.wait_for_function(
+        f"() => {{ const e = document.querySelector('[data-steps-done]');"
+        f" return e === null || Number(e.dataset.stepsDone) > {first}; }}"
+    )
+    page.wait_for_selector('[data-run-state="done"]', timeout=90_000)
+    assert page.locator("#chart svg").get_attribute("data-count") == "20000"
+    state = api_state(watched)
+    assert state["step"] == 20000
+    assert_diagram_equals_api(page, state)
+    assert page.locator("[data-step]").inner_text() == "20000"
+
+    click(page, "Undo")
+    page.wait_for_selector('[data-step="19999"]')
+    state = api_state(watched)
+    assert state["step"] == 19999
+    assert_diagram_equals_api(page, state)
