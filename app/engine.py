@@ -8,13 +8,16 @@ a batch of one and a dataset is a batch of many.
 
 The coarse functions (:func:`forward`, :func:`backward`) are folds over the fine ones
 (:func:`forward_layer`, :func:`compute_loss`, :func:`backward_layer`), so stepping one layer at a
-time gives bit-for-bit the same numbers as one coarse step.
+time gives bit-for-bit the same numbers as one coarse step; :func:`train_step` and :func:`train`
+run the same kernels without keeping traces. A single sample is computed with plain floats in a
+fixed order, a batch with numpy (see "Kernels").
 
 This module imports numpy and the standard library only.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -64,6 +67,16 @@ class Activation:
     derivative: Callable[[Array, Array], Array]
     #: The derivative written in terms of the unit's own value, for derivations ("h(1 − h)").
     derivative_formula: str
+    #: f and f' of one number: the single-sample kernels use these (see "Kernels" below).
+    scalar: Callable[[float], float]
+    scalar_derivative: Callable[[float, float], float]
+
+
+def _sigmoid_scalar(a: float) -> float:
+    if a >= 0.0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)  # a < 0: e^a cannot overflow
+    return e / (1.0 + e)
 
 
 def _sigmoid(a: Array) -> Array:
@@ -84,10 +97,28 @@ def _relu_derivative(a: Array, h: Array) -> Array:
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", _sigmoid, lambda a, h: h * (1.0 - h), "h(1 − h)"),
-    "tanh": Activation("tanh", np.tanh, lambda a, h: 1.0 - h * h, "1 − h²"),
-    "relu": Activation("relu", _relu, _relu_derivative, "1 if a > 0 else 0"),
-    "linear": Activation("linear", lambda a: a.copy(), lambda a, h: np.ones_like(a), "1"),
+    "sigmoid": Activation(
+        "sigmoid",
+        _sigmoid,
+        lambda a, h: h * (1.0 - h),
+        "h(1 − h)",
+        _sigmoid_scalar,
+        lambda a, h: h * (1.0 - h),
+    ),
+    "tanh": Activation(
+        "tanh", np.tanh, lambda a, h: 1.0 - h * h, "1 − h²", math.tanh, lambda a, h: 1.0 - h * h
+    ),
+    "relu": Activation(
+        "relu",
+        _relu,
+        _relu_derivative,
+        "1 if a > 0 else 0",
+        lambda a: a if a > 0.0 else 0.0,
+        lambda a, h: 1.0 if a > 0.0 else 0.0,
+    ),
+    "linear": Activation(
+        "linear", lambda a: a.copy(), lambda a, h: np.ones_like(a), "1", lambda a: a, lambda a, h: 1.0
+    ),
 }
 
 
@@ -105,8 +136,33 @@ class Loss:
     value: Callable[[Array, Array, Array], Array]
     #: ∂L/∂y for each sample and output unit.
     output_gradient: Callable[[Array, Array], Array]
+    #: L of one sample and ∂L/∂y of one output, for the single-sample kernels.
+    scalar_value: Callable[[Sequence[float], Sequence[float], Sequence[float]], float]
+    scalar_gradient: Callable[[float, float], float]
     #: The output activation this loss needs, if any (cross-entropy needs sigmoid outputs).
     requires_output: str | None = None
+
+
+def _l2_scalar(a: Sequence[float], y: Sequence[float], t: Sequence[float]) -> float:
+    total = 0.0
+    for yj, tj in zip(y, t, strict=True):
+        d = yj - tj
+        total += d * d
+    return 0.5 * total
+
+
+def _bce_scalar(a: Sequence[float], y: Sequence[float], t: Sequence[float]) -> float:
+    total = 0.0
+    for aj, tj in zip(a, t, strict=True):
+        total += max(aj, 0.0) - aj * tj + math.log1p(math.exp(-abs(aj)))
+    return total
+
+
+def _bce_gradient_scalar(y: float, t: float) -> float:
+    product = y * (1.0 - y)
+    if product == 0.0:  # saturated: the true value is infinite (see _bce_output_gradient)
+        return 0.0 if y == t else math.copysign(1e300, y - t)
+    return max(-1e300, min(1e300, (y - t) / product))
 
 
 def _l2_value(a: Array, y: Array, t: Array) -> Array:
@@ -132,8 +188,10 @@ def _bce_output_gradient(y: Array, t: Array) -> Array:
 
 
 LOSSES: dict[str, Loss] = {
-    "l2": Loss("l2", _l2_value, lambda y, t: y - t),
-    "bce": Loss("bce", _bce_value, _bce_output_gradient, requires_output="sigmoid"),
+    "l2": Loss("l2", _l2_value, lambda y, t: y - t, _l2_scalar, lambda y, t: y - t),
+    "bce": Loss(
+        "bce", _bce_value, _bce_output_gradient, _bce_scalar, _bce_gradient_scalar, requires_output="sigmoid"
+    ),
 }
 
 
@@ -216,11 +274,21 @@ class Parameters:
         """Every weight (layer by layer, row-major), then every bias, in one vector."""
         return np.concatenate([*self.weights, *self.biases], axis=None)
 
+    @cached_property
+    def rows(self) -> tuple[list[list[list[float]]], list[list[float]]]:
+        """The weights and biases as plain floats, for the single-sample kernels."""
+        return [w.tolist() for w in self.weights], [b.tolist() for b in self.biases]
+
 
 def check_finite(name: str, values: Array) -> None:
     """Refuse non-finite values and values beyond ±MAX_ABS_VALUE."""
-    # The common case in one comparison: NaN fails it too, and falls through to the messages.
-    if values.size == 0 or float(np.abs(values).max()) <= MAX_ABS_VALUE:
+    # The common case in one comparison (NaN fails it too, and falls through to the messages);
+    # a small array is quicker to check as Python floats than through numpy.
+    if values.size <= 64:
+        flat = values.ravel().tolist()
+        if not flat or (max(map(abs, flat)) <= MAX_ABS_VALUE and math.isfinite(sum(flat))):
+            return
+    elif float(np.abs(values).max()) <= MAX_ABS_VALUE:
         return
     if not np.all(np.isfinite(values)):
         raise EngineError(f"{name}: every value must be a finite number (no NaN or infinity)")
@@ -374,7 +442,14 @@ class BackwardTrace:
 # --------------------------------------------------------------------------------------------
 # Kernels: the arithmetic of one layer. The traced passes below and the lean training step both
 # call exactly these, so every path gives the same bits.
+#
+# A single sample is computed with plain Python floats, in a fixed order (sums run over the index
+# in increasing order); a batch with numpy. For a network this small a numpy call costs more than
+# the arithmetic it does, so the single-sample kernels are several times faster, and they give the
+# same bits on every machine (no BLAS, whose summation order and fused multiply-adds vary).
 # --------------------------------------------------------------------------------------------
+
+Row = list[float]
 
 
 def mean(values: Array) -> float:
@@ -384,10 +459,63 @@ def mean(values: Array) -> float:
     return float(np.add.reduce(values, axis=None)) / values.size
 
 
+def _dense_one(h: Row, w: list[list[float]], b: Row) -> Row:
+    """a_j = Σ_i h_i w_ij + b_j for one sample, the sum in increasing i."""
+    a: Row = []
+    for j, bias in enumerate(b):
+        total = 0.0
+        for i, hi in enumerate(h):
+            total += hi * w[i][j]
+        a.append(total + bias)
+    return a
+
+
+Rows = tuple[list[list[list[float]]], list[list[float]]]
+
+
+def _forward_one(arch: Architecture, rows: Rows, l: int, h: Row) -> tuple[Row, Row]:
+    weights, biases = rows
+    a = _dense_one(h, weights[l], biases[l])
+    f = arch.activation_of(l + 1).scalar
+    return a, [f(v) for v in a]
+
+
+def _backward_one(
+    arch: Architecture, rows: Rows, layer: int, a: Row, h: Row, targets: Row, delta_next: Row | None
+) -> tuple[Row, Row]:
+    """∂L/∂h and δ of unit layer ``layer`` for one sample."""
+    derivative = arch.activation_of(layer).scalar_derivative
+    if delta_next is None:
+        loss = arch.loss_function
+        grad_h = [loss.scalar_gradient(y, t) for y, t in zip(h, targets, strict=False)]
+        if loss.requires_output == "sigmoid":  # σ'(a) cancels: δ = y − t
+            return grad_h, [y - t for y, t in zip(h, targets, strict=False)]
+    else:
+        w = rows[0][layer]  # the weights out of this layer: w[j][k]
+        grad_h = []
+        for row in w:
+            total = 0.0
+            for k, dk in enumerate(delta_next):
+                total += dk * row[k]
+            grad_h.append(total)
+    return grad_h, [g * derivative(av, hv) for g, av, hv in zip(grad_h, a, h, strict=False)]
+
+
 def _layer_forward(arch: Architecture, params: Parameters, l: int, h: Array) -> tuple[Array, Array]:
     """a(l+1) = h(l) w(l) + b(l) and h(l+1) = f(a(l+1))."""
+    if h.shape[0] == 1:
+        a_row, h_row = _forward_one(arch, params.rows, l, h[0].tolist())
+        return np.array([a_row]), np.array([h_row])
     a = h @ params.weights[l] + params.biases[l]
     return a, arch.activation_of(l + 1).function(a)
+
+
+def _loss_values(arch: Architecture, a: Array, y: Array, t: Array) -> Array:
+    """L of each sample."""
+    loss = arch.loss_function
+    if y.shape[0] == 1:
+        return np.array([loss.scalar_value(a[0].tolist(), y[0].tolist(), t[0].tolist())])
+    return loss.value(a, y, t)
 
 
 def _layer_backward(
@@ -401,6 +529,18 @@ def _layer_backward(
     delta_next: Array | None,
 ) -> tuple[Array, Array, Array, Array]:
     """∂L/∂h, δ = ∂L/∂a of unit layer ``layer``, and the mean gradients of the weights into it."""
+    if h.shape[0] == 1:
+        grad_row, delta_row = _backward_one(
+            arch,
+            params.rows,
+            layer,
+            a[0].tolist(),
+            h[0].tolist(),
+            targets[0].tolist(),
+            None if delta_next is None else delta_next[0].tolist(),
+        )
+        weight_rows = [[hi * d for d in delta_row] for hi in h_prev[0].tolist()]
+        return np.array([grad_row]), np.array([delta_row]), np.array(weight_rows), np.array(delta_row)
     activation = arch.activation_of(layer)
     if delta_next is None:  # the output layer
         loss = arch.loss_function
@@ -411,12 +551,9 @@ def _layer_backward(
     else:
         grad_h = delta_next @ params.weights[layer].T
         delta = grad_h * activation.derivative(a, h)
-    weight_gradient = h_prev.T @ delta
-    bias_gradient = np.add.reduce(delta, axis=0)
     n = h_prev.shape[0]
-    if n != 1:  # the mean over the batch; dividing by 1 would change no bit
-        weight_gradient = weight_gradient / n
-        bias_gradient = bias_gradient / n
+    weight_gradient = h_prev.T @ delta / n
+    bias_gradient = np.add.reduce(delta, axis=0) / n
     return grad_h, delta, weight_gradient, bias_gradient
 
 
@@ -455,11 +592,15 @@ def _apply_update(
     return result
 
 
-def _raise_divergence(params: Parameters, vector: Array) -> None:
+def _raise_divergence(params: Parameters, vector: Array | None) -> None:
+    """Name the first array (weights[0], …, biases[0], …) with a value beyond ±MAX_ABS_VALUE.
+
+    ``params`` gives the shapes; the new values are ``vector`` in that order, or ``params`` itself.
+    """
     offset = 0
     for kind, arrays in (("weights", params.weights), ("biases", params.biases)):
         for l, old in enumerate(arrays):
-            values = vector[offset : offset + old.size]
+            values = old if vector is None else vector[offset : offset + old.size]
             offset += old.size
             if not float(np.abs(values).max()) <= MAX_ABS_VALUE:
                 raise DivergenceError(
@@ -526,7 +667,7 @@ def compute_loss(arch: Architecture, trace: ForwardTrace) -> ForwardTrace:
         raise EngineError("the loss needs the output: finish the forward pass first")
     y = trace.activation(arch.depth)
     a = trace.pre_activation(arch.depth)
-    losses = arch.loss_function.value(a, y, trace.targets)
+    losses = _loss_values(arch, a, y, trace.targets)
     return ForwardTrace(trace.targets, trace.pre_activations, trace.activations, losses)
 
 
@@ -649,9 +790,78 @@ def train_step(
     return _train_step(arch, params, x, t, learning_rate, train_biases)
 
 
+def _step_rows(
+    arch: Architecture, rows: Rows, x: Row, t: Row, learning_rate: float, train_biases: bool
+) -> tuple[Rows, float]:
+    """One full step of one sample on plain floats: the single-sample kernels, then the update
+    w − η·(h_i δ_j) computed as the traced path computes it (product, then η times it)."""
+    depth = arch.depth
+    pre: list[Row] = []
+    act: list[Row] = [x]
+    for l in range(depth):
+        a, h = _forward_one(arch, rows, l, act[l])
+        pre.append(a)
+        act.append(h)
+    loss = arch.loss_function.scalar_value(pre[-1], act[-1], t)
+    weights, biases = rows
+    new_weights: list[list[list[float]]] = list(weights)
+    new_biases: list[list[float]] = list(biases)
+    delta: Row | None = None
+    for layer in range(depth, 0, -1):
+        _, delta = _backward_one(arch, rows, layer, pre[layer - 1], act[layer], t, delta)
+        l = layer - 1
+        new_weights[l] = [
+            [w - learning_rate * (hi * d) for w, d in zip(w_row, delta, strict=False)]
+            for hi, w_row in zip(act[l], weights[l], strict=False)
+        ]
+        if train_biases:
+            new_biases[l] = [b - learning_rate * d for b, d in zip(biases[l], delta, strict=False)]
+    return (new_weights, new_biases), loss
+
+
+def _check_rows(rows: Rows) -> None:
+    values = [v for w in rows[0] for row in w for v in row]
+    values += [v for b in rows[1] for v in b]
+    if not (max(map(abs, values)) <= MAX_ABS_VALUE and math.isfinite(sum(values))):
+        _from_rows(rows)  # raises, naming the array
+
+
+def _from_rows(rows: Rows) -> Parameters:
+    """Parameters from plain floats: one vector of every value, the arrays are views of it.
+
+    Raises DivergenceError if a value is beyond ±MAX_ABS_VALUE (or not finite).
+    """
+    values = [v for w in rows[0] for row in w for v in row]
+    values += [v for b in rows[1] for v in b]
+    vector = np.array(values)
+    # NaN fails "<=" but max() may step over it; a NaN or inf anywhere makes the sum non-finite.
+    if not (max(map(abs, values)) <= MAX_ABS_VALUE and math.isfinite(sum(values))):
+        _raise_divergence(_views(rows, vector), None)
+    params = _views(rows, vector)
+    params.__dict__["rows"] = rows  # the next single-sample step starts from them
+    params.__dict__["vector"] = vector
+    return params
+
+
+def _views(rows: Rows, vector: Array) -> Parameters:
+    arrays: list[Array] = []
+    offset = 0
+    for w in rows[0]:
+        size = len(w) * len(w[0])
+        arrays.append(vector[offset : offset + size].reshape(len(w), len(w[0])))
+        offset += size
+    for b in rows[1]:
+        arrays.append(vector[offset : offset + len(b)])
+        offset += len(b)
+    return Parameters(tuple(arrays[: len(rows[0])]), tuple(arrays[len(rows[0]) :]))
+
+
 def _train_step(
     arch: Architecture, params: Parameters, x: Array, t: Array, learning_rate: float, train_biases: bool
 ) -> tuple[Parameters, float]:
+    if x.shape[0] == 1:
+        rows, loss = _step_rows(arch, params.rows, x[0].tolist(), t[0].tolist(), learning_rate, train_biases)
+        return _from_rows(rows), loss
     depth = arch.depth
     pre: list[Array] = []
     act: list[Array] = [x]
@@ -659,7 +869,7 @@ def _train_step(
         a, h = _layer_forward(arch, params, l, act[l])
         pre.append(a)
         act.append(h)
-    loss = mean(arch.loss_function.value(pre[-1], act[-1], t))
+    loss = mean(_loss_values(arch, pre[-1], act[-1], t))
     weight_gradients: list[Array] = [x] * depth  # placeholders, each overwritten below
     bias_gradients: list[Array] = [x] * depth
     delta: Array | None = None
@@ -683,6 +893,13 @@ def train(
     x, t = _batches(arch, inputs, targets)
     check_learning_rate(learning_rate)
     losses: list[float] = []
+    if x.shape[0] == 1:
+        rows, x_row, t_row = params.rows, x[0].tolist(), t[0].tolist()
+        for _ in range(steps):
+            rows, loss = _step_rows(arch, rows, x_row, t_row, learning_rate, train_biases)
+            _check_rows(rows)
+            losses.append(loss)
+        return _from_rows(rows), losses
     for _ in range(steps):
         params, loss = _train_step(arch, params, x, t, learning_rate, train_biases)
         losses.append(loss)

@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     speedup_step = torch_median / engine_median
     speedup_total = torch_total / engine_total
     rows = [
-        ("engine (numpy)", f"{engine_median:.1f}", f"{engine_total:.3f}"),
+        ("engine (app.engine)", f"{engine_median:.1f}", f"{engine_total:.3f}"),
         ("PyTorch, 1 thread", f"{torch_median:.1f}", f"{torch_total:.3f}"),
         ("speed-up (PyTorch / engine)", f"{speedup_step:.2f}×", f"{speedup_total:.2f}×"),
     ]
