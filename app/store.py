@@ -139,44 +139,54 @@ class MemoryStore(SessionStore):
 class SqliteStore(SessionStore):
     """Sessions in an SQLite file (WAL mode): they survive a restart of the server.
 
-    Each thread has its own connection; writes run in ``BEGIN IMMEDIATE`` transactions, so even
-    several server processes on one file serialise their updates to a session.
+    Connections come from a pool (one per request at a time, returned after use, so threads that
+    come and go, like training runs, leave none behind); writes run in ``BEGIN IMMEDIATE``
+    transactions, so even several server processes on one file serialise their updates.
     """
 
     def __init__(self, path: Path, *, ttl: float, max_sessions: int, clock: Clock = time.time) -> None:
         super().__init__(ttl=ttl, max_sessions=max_sessions, clock=clock)
         self.path = path
-        self._local = threading.local()
+        self._idle: list[sqlite3.Connection] = []
         self._connections: list[sqlite3.Connection] = []
 
-    def _connection(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            # Opened on first use, so importing the app touches no file.
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS sessions ("
-                " id TEXT PRIMARY KEY, document TEXT NOT NULL, last_used REAL NOT NULL)"
-            )
-            db.execute("CREATE INDEX IF NOT EXISTS sessions_last_used ON sessions (last_used)")
-            self._local.db = db
-            with self._guard:
-                self._connections.append(db)
+    def _open(self) -> sqlite3.Connection:
+        # Opened on first use, so importing the app touches no file.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS sessions ("
+            " id TEXT PRIMARY KEY, document TEXT NOT NULL, last_used REAL NOT NULL)"
+        )
+        db.execute("CREATE INDEX IF NOT EXISTS sessions_last_used ON sessions (last_used)")
         return db
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._guard:
+            db = self._idle.pop() if self._idle else None
+        if db is None:
+            db = self._open()
+            with self._guard:
+                self._connections.append(db)
         try:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        finally:
+            with self._guard:
+                self._idle.append(db)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     @staticmethod
     def _encode(session: Session) -> str:
@@ -231,12 +241,18 @@ class SqliteStore(SessionStore):
         self._forget_lock(session_id)
 
     def count(self) -> int:
-        (count,) = self._connection().execute("SELECT COUNT(*) FROM sessions").fetchone()
+        with self._connection() as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM sessions").fetchone()
         return int(count)
+
+    def open_connections(self) -> int:
+        """How many connections the pool holds (as many as requests were ever at once)."""
+        with self._guard:
+            return len(self._connections)
 
     def close(self) -> None:
         with self._guard:
-            connections, self._connections = self._connections, []
+            connections, self._connections, self._idle = self._connections, [], []
         for db in connections:
             db.close()
 

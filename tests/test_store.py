@@ -397,3 +397,16 @@ def test_stores_return_independent_values(store: SessionStore) -> None:
     again = store.get("a")
     assert again.step == 0
     assert np.array_equal(again.params.weights[0], create("a", seed=2).params.weights[0])
+
+
+def test_sqlite_threads_that_come_and_go_leave_no_connections(tmp_path: Path) -> None:
+    """A connection is borrowed per operation, so 40 short-lived threads reuse a few connections."""
+    store = SqliteStore(tmp_path / "pool.sqlite3", ttl=3600.0, max_sessions=100)
+    store.add(create("pooled"))
+    threads = [threading.Thread(target=store.update, args=("pooled", run_step)) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+        thread.join()
+    assert store.get("pooled").step == 40
+    assert store.open_connections() == 1
+    store.close()
