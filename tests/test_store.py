@@ -339,10 +339,10 @@ def test_sqlite_expiry_is_kept_across_a_restart(tmp_path: Path) -> None:
 def test_sqlite_close_releases_every_connection(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "s.sqlite3", ttl=TTL, max_sessions=10, clock=FakeClock())
     store.add(create("a"))
-    with ThreadPoolExecutor(max_workers=4) as pool:  # one connection per thread
+    with ThreadPoolExecutor(max_workers=4) as pool:  # connections are pooled, one per request at a time
         assert list(pool.map(lambda _: store.get("a").id, range(8))) == ["a"] * 8
     connections = list(store._connections)
-    assert len(connections) >= 2
+    assert 1 <= len(connections) <= 4
     store.close()
     assert store._connections == []
     for db in connections:
