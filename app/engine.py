@@ -790,6 +790,20 @@ def train_step(
     return _train_step(arch, params, x, t, learning_rate, train_biases)
 
 
+def train_step_checked(
+    arch: Architecture,
+    params: Parameters,
+    inputs: Array,
+    targets: Array,
+    learning_rate: float,
+    train_biases: bool = True,
+) -> tuple[Parameters, float]:
+    """:func:`train_step` for callers that have checked everything already: inputs and targets
+    are (n, width) float64 arrays of finite values within ±MAX_ABS_VALUE and the learning rate is
+    valid (a session's data and config are checked when they enter it). Same numbers, no checks."""
+    return _train_step(arch, params, inputs, targets, learning_rate, train_biases)
+
+
 def _step_rows(
     arch: Architecture, rows: Rows, x: Row, t: Row, learning_rate: float, train_biases: bool
 ) -> tuple[Rows, float]:

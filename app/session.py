@@ -468,12 +468,15 @@ def run_steps(session: Session, count: int) -> Session:
     history = list(session.history)
     trajectory = list(session.loss_trajectory)
     step = session.step
+    # Each sample's batch, sliced once (the data were checked when they entered the session).
+    batches = [_batch(session, i) for i in range(len(data) if config.mode == "sgd" else 1)]
+    engine.check_learning_rate(config.learning_rate)
     for _ in range(count - 1):
         if phase == "updated" and config.mode == "sgd":
             index = (index + 1) % len(data)
         phase = "updated"
-        inputs, targets = _batch(session, index)
-        new_params, loss = engine.train_step(
+        inputs, targets = batches[index if config.mode == "sgd" else 0]
+        new_params, loss = engine.train_step_checked(
             arch, params, inputs, targets, config.learning_rate, config.train_biases
         )
         step += 1
