@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
-from app import codec, explain, session
+from app import codec, explain, presets, session, share
 from app.schemas import (
     CheckRequest,
     CheckResponse,
@@ -19,8 +19,10 @@ from app.schemas import (
     ExplainResponse,
     GradientCheckResponse,
     HistoryEntry,
+    PresetInfo,
     RunState,
     SessionState,
+    ShareLink,
     TrainRequest,
     check_of,
     dataset_of,
@@ -56,8 +58,27 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def apply_preset(body: CreateSession) -> CreateSession:
+    """The body with its preset's fields as the base and the fields given explicitly on top."""
+    if body.preset is None:
+        return body
+    base = presets.get(body.preset).body()
+    given = body.model_dump(exclude_unset=True, exclude={"preset"})
+    # A field given explicitly also replaces the preset's fields it cannot go with.
+    if "dataset" in given:
+        base.pop("input", None)
+        base.pop("target", None)
+    if "input" in given or "target" in given:
+        base.pop("dataset", None)
+    if "layers" in given:
+        base.pop("weights", None)
+        base.pop("biases", None)
+    return CreateSession.model_validate({**base, **given})
+
+
 def create_session(store: SessionStore, body: CreateSession) -> Session:
     """Build and keep a new session (shared by the API and the page)."""
+    body = apply_preset(body)
     new = session.create(
         new_session_id(),
         layers=body.layers,
@@ -179,6 +200,25 @@ def import_session(
     new = codec.from_document(document, new_session_id())
     store.add(new)
     return _created(new, response)
+
+
+@router.get("/presets", response_model=list[PresetInfo], tags=["presets"])
+def list_presets() -> list[PresetInfo]:
+    """The named starting points; create one with `POST /api/sessions {"preset": name}`."""
+    return [
+        PresetInfo(
+            name=p.name, title=p.title, description=p.description, citation=p.citation, fields=p.body()
+        )
+        for p in presets.PRESETS.values()
+    ]
+
+
+@router.get("/sessions/{session_id}/share", response_model=ShareLink, responses=ERRORS)
+def share_link(session_id: str, store: Store, request: Request) -> ShareLink:
+    """A link that opens a copy of this session's configuration, data and current weights (no
+    history) as a new session in the page; 422 when the session is too big for a link."""
+    token = share.encode(store.get(session_id))
+    return ShareLink(token=token, url=f"{str(request.base_url).rstrip('/')}/share/{token}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,8 +30,9 @@ router = APIRouter(include_in_schema=False)
 COOKIE = "bpv_session"
 #: Regions a step changes: the diagram first (the request's target), the rest out of band.
 STEP_REGIONS = ("diagram", "status", "controls", "panel")
-#: Regions the sample form changes: the form first (its target, with any messages).
-SAMPLE_REGIONS = ("sample", "diagram", "status", "controls")
+#: Regions the sample form changes: the form first (its target, with any messages), and the
+#: Data tab's samples and decision maps below it.
+SAMPLE_REGIONS = ("sample", "diagram", "status", "controls", "dataset")
 #: Regions a change of the panel's view touches: the panel, the selection in the diagram, and
 #: the controls (which carry the view along with every step).
 PANEL_REGIONS = ("panel", "diagram", "controls")

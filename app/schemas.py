@@ -67,6 +67,13 @@ class CreateSession(Strict):
         None, description="A built-in dataset name, or a table {inputs, targets}, instead of input/target."
     )
     mode: ModeName = Field("sgd", description="sgd: one sample per step; batch: mean gradient over all.")
+    preset: str | None = Field(
+        None,
+        description="A preset's name (see GET /api/presets): its fields are the base and the fields "
+        "given here override them. Giving `dataset` replaces the preset's `input`/`target` (and the "
+        "other way round); giving `layers` drops the preset's `weights`/`biases` (drawn from the seed). "
+        "Unknown names are refused (422).",
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -75,9 +82,28 @@ class CreateSession(Strict):
                 {},
                 {"layers": [2, 3, 2], "seed": 1, "input": [0.05, 0.1], "target": [0.01, 0.99]},
                 {"dataset": "xor", "layers": [2, 4, 1], "learning_rate": 2.0, "mode": "batch"},
+                {"preset": "mazur"},
+                {"preset": "xor", "learning_rate": 1.0},
             ]
         },
     )
+
+
+class PresetInfo(BaseModel):
+    """A named starting point; `fields` is the body POST /api/sessions builds it from."""
+
+    name: str = Field(description='The value of `preset` in POST /api/sessions, e.g. "mazur"')
+    title: str
+    description: str = Field(description="One line on what it shows")
+    citation: str = Field(description="Where its numbers come from")
+    fields: dict[str, Any] = Field(description="The fields of POST /api/sessions it stands for")
+
+
+class ShareLink(BaseModel):
+    """A link that opens a new session with this one's configuration, data and current weights."""
+
+    token: str = Field(description="URL-safe; GET /share/{token} opens it in the page")
+    url: str = Field(description="The whole link, on the host the request was sent to")
 
 
 class EditSession(Strict):

@@ -24,7 +24,7 @@ TEMPLATES = ROOT / "templates"
 PAGE = "page.html"
 
 #: Every swappable region of the page, in page order.
-REGIONS = ("status", "diagram", "controls", "panel", "sample")
+REGIONS = ("status", "diagram", "controls", "panel", "sample", "dataset")
 
 #: A strict Content-Security-Policy: no inline script or style anywhere in our pages.
 CSP = (
