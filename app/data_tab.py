@@ -371,7 +371,7 @@ async def _handle(request: Request, store: Store, read: Reader) -> Response:
     change, errors = read(current, values)
     if errors or change is None:
         return _refuse(request, current, view, values, errors)
-    return await run_in_threadpool(pages._act, request, store, change, DATA_REGIONS, view)
+    return await run_in_threadpool(pages.respond_to_change, request, store, change, DATA_REGIONS, view)
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     app.state.store = store if store is not None else open_store(settings)
     app.state.runs = Runs()  # background training runs from the page (and the runs API)
 
+    # Steps answer with several regions of SVG (decision maps, the loss curve): gzip them.
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Order matters only for subclasses: DivergenceError is an EngineError but a 409.
     app.add_exception_handler(DivergenceError, _status_for(409))

@@ -220,6 +220,26 @@ def context(
 # --------------------------------------------------------------------------------------------
 
 
+#: Largest form body the page accepts (a typed dataset table is the biggest honest one).
+MAX_FORM_BYTES = 256 * 1024
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The text fields of a posted form; 413/422 for a body too large or malformed. Any file part
+    is closed (it would otherwise stay open until garbage collection)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_FORM_BYTES:
+        raise HTTPException(413, f"the form is larger than {MAX_FORM_BYTES // 1024} KB")
+    try:
+        form = await request.form()
+    except HTTPException as exc:
+        raise HTTPException(422, f"the form could not be read ({exc.detail})") from exc
+    try:
+        return {key: value for key, value in form.items() if isinstance(value, str)}
+    finally:
+        await form.close()
+
+
 def view_of(values: Mapping[str, str]) -> panel.View:
     return panel.View.parse(values)
 
@@ -255,7 +275,7 @@ def lost_session(request: Request) -> Response:
     return RedirectResponse("/", status_code=303)
 
 
-def _act(
+def respond_to_change(
     request: Request,
     store: SessionStore,
     change: Callable[[Session], Session],
@@ -263,6 +283,9 @@ def _act(
     view: panel.View,
     substep: bool = False,
 ) -> Response:
+    """Apply ``change`` to the cookie's session atomically and answer: the ``regions`` (the first
+    is the request's target) for htmx, a 303 back to the page otherwise; a refused change shows
+    its reason (409/422) and changes nothing."""
     current = cookie_session(request, store)
     if current is None:
         return lost_session(request)
@@ -322,8 +345,7 @@ async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
     current = await run_in_threadpool(cookie_session, request, store)
     if current is None:
         return lost_session(request)
-    form = await request.form()
-    values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    values = await form_fields(request)
     inputs_, targets_, _eta = sample_fields(current)
     errors: dict[str, str] = {}
     numbers: dict[str, float] = {}
@@ -348,7 +370,7 @@ async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
     def change(s: Session) -> Session:
         return session.edit(s, input=new_input, target=new_target, learning_rate=eta)
 
-    return await run_in_threadpool(_act, request, store, change, SAMPLE_REGIONS, view)
+    return await run_in_threadpool(respond_to_change, request, store, change, SAMPLE_REGIONS, view)
 
 
 @router.get("/page/watch")
@@ -370,6 +392,7 @@ async def act(action: str, request: Request, store: Store, _: SameOrigin) -> Res
     change = ACTIONS.get(action)
     if change is None:
         raise HTTPException(404, f"no such action: {action}")
-    form = await request.form()
-    view = view_of({key: value for key, value in form.items() if isinstance(value, str)})
-    return await run_in_threadpool(_act, request, store, change, STEP_REGIONS, view, action == "substep")
+    view = view_of(await form_fields(request))
+    return await run_in_threadpool(
+        respond_to_change, request, store, change, STEP_REGIONS, view, action == "substep"
+    )

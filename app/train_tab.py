@@ -84,8 +84,9 @@ def _respond(
 
 
 async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    from app import pages
+
+    return await pages.form_fields(request)
 
 
 def _parse_epochs(raw: str | None) -> tuple[int | None, str | None]:

@@ -14,3 +14,17 @@ document.addEventListener("keydown", (event) => {
     button.click();
   }
 });
+
+// A step redraws the whole panel; keep its scroll position (the decision map, the chart) if the
+// same tab is still open, so the part being watched does not jump away.
+let panelScroll = null;
+document.addEventListener("htmx:beforeSwap", () => {
+  const body = document.querySelector("#panel .tab-body");
+  panelScroll = body ? { tab: body.dataset.tab, top: body.scrollTop } : null;
+});
+document.addEventListener("htmx:afterSettle", () => {
+  const body = document.querySelector("#panel .tab-body");
+  if (panelScroll && body && body.dataset.tab === panelScroll.tab && body.scrollTop === 0) {
+    body.scrollTop = panelScroll.top;
+  }
+});

@@ -338,3 +338,19 @@ async def test_a_lost_session_sends_the_page_back_to_start(client: httpx.AsyncCl
 async def test_unknown_action_is_404(client: httpx.AsyncClient) -> None:
     await open_page(client)
     assert (await client.post("/page/explode")).status_code == 404
+
+
+async def test_an_oversized_form_is_refused(client: httpx.AsyncClient) -> None:
+    sid, _ = await open_page(client)
+    before = await api_state(client, sid)
+    response = await client.post("/page/forward", data={"tab": "x" * 300_000})
+    assert response.status_code == 413
+    assert "larger than 256 KB" in response.json()["detail"]
+    assert await api_state(client, sid) == before
+
+
+async def test_big_answers_are_gzipped(client: httpx.AsyncClient) -> None:
+    await open_page(client)
+    response = await client.post("/page/forward", headers={**HX, "Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert 'id="diagram"' in response.text  # httpx decompresses
