@@ -277,6 +277,8 @@ def test_selecting_a_hidden_weight_shows_its_derivation(watched: Watched, live: 
     box = derivation.locator("math").bounding_box()
     assert box is not None and box["height"] > 100, "the MathML is laid out by the browser"
     assert page.evaluate("window.__sameDocument") is True
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "working-panel-1280x720.png"))  # the README's screenshot
 
     # the keyboard reaches the same: Tab to an output weight, Enter
     page.locator('a.pick:has([data-edge][data-layer="1"][data-from="1"][data-to="0"])').focus()
