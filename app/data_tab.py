@@ -12,18 +12,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from app import decision, engine, session
+from app import decision, engine, pages, session
 from app.api import Store
 from app.datasets import BUILTIN, DESCRIPTIONS, MAX_SAMPLES, Dataset, builtin, make_dataset, single
 from app.decision import DecisionMap
 from app.engine import MAX_ABS_VALUE, Architecture, EngineError
+from app.pages import SameOrigin
 from app.panel import View
 from app.session import MODES, Mode, Session
 from app.templating import is_htmx, render_page, render_regions
@@ -53,16 +54,6 @@ MAX_TABLE_CHARS = 65_536
 #: Longest form body accepted before parsing it (bytes, URL-encoded).
 MAX_FORM_BYTES = 4 * MAX_TABLE_CHARS
 TABLE_EXAMPLE = "0 1 ; 1"
-
-
-def _same_origin(request: Request) -> None:
-    # app.pages imports this module, so it is imported here, when a request arrives.
-    from app import pages
-
-    pages.same_origin(request)
-
-
-SameOrigin = Annotated[None, Depends(_same_origin)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,7 +334,6 @@ def _refuse(
     request: Request, current: Session, view: View, values: Mapping[str, str], errors: dict[str, str]
 ) -> Response:
     """Show the messages next to their fields (422); nothing has changed."""
-    from app import pages
 
     ctx = pages.context(current, view, request=request)
     ctx.update(context(current, view, values=values, errors=errors))
@@ -359,7 +349,6 @@ Reader = Callable[[Session, Mapping[str, str]], tuple[Change | None, dict[str, s
 
 async def _handle(request: Request, store: Store, read: Reader) -> Response:
     """Read the form; refuse it with messages next to the fields, or apply the change atomically."""
-    from app import pages
 
     current = await run_in_threadpool(pages.cookie_session, request, store)
     if current is None:

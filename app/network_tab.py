@@ -12,16 +12,16 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from app import codec, presets, share
+from app import codec, pages, presets, share
 from app.api import Store, create_session, new_session_id
 from app.data_tab import TITLES, plural
 from app.datasets import BUILTIN, DEFAULT_INPUT, DEFAULT_TARGET, Dataset, builtin
@@ -36,6 +36,7 @@ from app.engine import (
     Architecture,
     EngineError,
 )
+from app.pages import SameOrigin
 from app.panel import View
 from app.presets import PRESETS, Preset
 from app.schemas import CreateSession, DatasetTable
@@ -54,16 +55,6 @@ ACTIVATION_TITLES = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "line
 LOSS_TITLES = {"l2": "L2: ½Σ(y − t)²", "bce": "cross-entropy (sigmoid output)"}
 #: The data choices of the architecture form besides the built-ins.
 KEEP, SINGLE = "current", "single"
-
-
-def _same_origin(request: Request) -> None:
-    # app.pages imports this module, so it is imported here, when a request arrives.
-    from app import pages
-
-    pages.same_origin(request)
-
-
-SameOrigin = Annotated[None, Depends(_same_origin)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,7 +309,6 @@ def _reason(exc: Exception) -> str:
 
 
 def _view(values: Mapping[str, str]) -> View:
-    from app import pages
 
     return pages.view_of(values).but(tab="network", select="", answer="")
 
@@ -334,7 +324,6 @@ def _show(
     share_link: ShareLink | None = None,
 ) -> Response:
     """The panel (htmx) or the whole page, with the tab's messages or share link."""
-    from app import pages
 
     ctx = pages.context(current, view, request=request)
     ctx.update(context(current, view, values=values, errors=errors, share_link=share_link))
@@ -345,7 +334,6 @@ def _show(
 
 def _opened(request: Request, new: Session, view: View) -> Response:
     """The page now shows ``new``: the cookie moves to it and the whole page is loaded again."""
-    from app import pages
 
     target = "/" + view.query
     response: Response
@@ -359,13 +347,11 @@ def _opened(request: Request, new: Session, view: View) -> Response:
 
 
 async def _current(request: Request, store: SessionStore) -> Session | None:
-    from app import pages
 
     return await run_in_threadpool(pages.cookie_session, request, store)
 
 
 def _lost(request: Request) -> Response:
-    from app import pages
 
     return pages.lost_session(request)
 
@@ -523,7 +509,6 @@ def _create_shared(store: SessionStore, fields: dict[str, Any]) -> Session:
 
 async def _bad_link(request: Request, store: SessionStore, reason: str) -> Response:
     """The page (of the visitor's own session, or a new one) saying why the link did not open."""
-    from app import pages
 
     current = await _current(request, store)
     created = current is None

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app import data_tab, diagram, network_tab, panel, session, train_tab
+from app import diagram, panel, session
 from app.api import Store, create_session
 from app.engine import MAX_ABS_VALUE, MAX_LEARNING_RATE, EngineError
 from app.schemas import CreateSession, state_of
@@ -37,12 +37,18 @@ SAMPLE_REGIONS = ("sample", "diagram", "status", "controls", "dataset")
 #: the controls (which carry the view along with every step).
 PANEL_REGIONS = ("panel", "diagram", "controls")
 
-#: What the Data, Train and Network tabs add to the page's context (see their modules).
-TAB_CONTEXTS: dict[str, Callable[[Session, panel.View], dict[str, Any]]] = {
-    "data": data_tab.context,
-    "train": train_tab.context,
-    "network": network_tab.context,
-}
+
+def tab_context(current: Session, view: panel.View) -> dict[str, Any]:
+    """What the open tab adds to the page's context: the Data, Train and Network tabs each own
+    theirs (they build on this module, so they are imported here, not at the top)."""
+    from app import data_tab, network_tab, train_tab
+
+    contexts: dict[str, Callable[[Session, panel.View], dict[str, Any]]] = {
+        "data": data_tab.context,
+        "train": train_tab.context,
+        "network": network_tab.context,
+    }
+    return contexts[view.tab](current, view) if view.tab in contexts else {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,7 +203,7 @@ def context(
         "work": panel.work(current, view) if view.tab == "work" else None,
         "gradients": panel.gradients(current) if view.tab == "gradients" else None,
         # Each of these tabs adds what its template needs (only when it is open).
-        **(TAB_CONTEXTS[view.tab](current, view) if view.tab in TAB_CONTEXTS else {}),
+        **tab_context(current, view),
         "state": state,
         "d": diagram.build(current),
         "dp": diagram.build(current, "portrait"),

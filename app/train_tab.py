@@ -14,10 +14,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app import chart, session
+from app import chart, pages, session
 from app.engine import EngineError
 from app.panel import View
 from app.session import MAX_TRAIN_EPOCHS, PhaseError, Session, Snapshot
+from app.templating import is_htmx, render_page, render_regions
 from app.training import Runs
 
 router = APIRouter(include_in_schema=False)
@@ -64,7 +65,6 @@ def context(current: Session, view: View) -> dict[str, Any]:
 
 
 def _page_context(request: Request, current: Session, view: View, **extra: Any) -> dict[str, Any]:
-    from app import pages  # app.pages imports this module
 
     return pages.context(current, view, request=request, **extra)
 
@@ -73,7 +73,6 @@ def _respond(
     request: Request, current: Session, view: View, status_code: int = 200, **extra: Any
 ) -> Response:
     """The panel (with the diagram, status and controls out of band), or back to the page."""
-    from app.templating import is_htmx, render_page, render_regions
 
     if not is_htmx(request):
         if status_code >= 400:
@@ -84,7 +83,6 @@ def _respond(
 
 
 async def _form(request: Request) -> dict[str, str]:
-    from app import pages
 
     return await pages.form_fields(request)
 
@@ -102,7 +100,6 @@ def _parse_epochs(raw: str | None) -> tuple[int | None, str | None]:
 @router.post("/page/train")
 async def start_run(request: Request) -> Response:
     """Train N epochs in the background; the tab then polls for progress."""
-    from app import pages
 
     pages.same_origin(request)
     store = request.app.state.store
@@ -126,7 +123,6 @@ async def start_run(request: Request) -> Response:
 @router.get("/page/run")
 def poll_run(request: Request) -> Response:
     """The run's progress (and the network as it learns); stops polling once the run has ended."""
-    from app import pages
 
     store = request.app.state.store
     current = pages.cookie_session(request, store)
@@ -137,7 +133,6 @@ def poll_run(request: Request) -> Response:
 
 @router.post("/page/cancel")
 async def cancel_run(request: Request) -> Response:
-    from app import pages
 
     pages.same_origin(request)
     store = request.app.state.store
@@ -154,7 +149,6 @@ async def cancel_run(request: Request) -> Response:
 @router.post("/page/restore")
 async def restore(request: Request) -> Response:
     """Jump to a kept state of the timeline (the slider's index, or a step number)."""
-    from app import pages
 
     pages.same_origin(request)
     store = request.app.state.store

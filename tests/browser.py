@@ -14,10 +14,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request
 
 from app.main import create_app
 from app.settings import Settings
@@ -87,3 +89,44 @@ def serve() -> Iterator[LiveServer]:
         yield live
     finally:
         stop_server(live)
+
+
+class Watched:
+    """A browser context whose console errors and off-host requests are recorded."""
+
+    def __init__(self, context: BrowserContext, live: LiveServer) -> None:
+        self.context = context
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        self.live = live
+        context.on("request", self._request)
+        self.page = context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _request(self, request: Request) -> None:
+        if urlsplit(request.url).netloc != self.live.host and not request.url.startswith(("data:", "about:")):
+            self.foreign.append(request.url)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            self.errors.append(f"{message.type}: {message.text}")
+
+
+def open_context(browser: Browser, live: LiveServer, **options: Any) -> Watched:
+    """A fresh context (so a fresh session cookie) at 1280×720 unless told otherwise."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, **options)
+    return Watched(context, live)
+
+
+def api_state(w: Watched) -> dict[str, Any]:
+    """The API's state of the session the page shows."""
+    sid = w.page.get_attribute("main", "data-session-id")
+    response = w.context.request.get(f"{w.live.url}/api/sessions/{sid}")
+    assert response.ok
+    state: dict[str, Any] = response.json()
+    return state
+
+
+def click(page: Page, name: str) -> None:
+    page.get_by_role("button", name=name, exact=True).click()

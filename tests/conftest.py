@@ -1,16 +1,27 @@
-"""Shared fixtures: an app on an in-memory store and an httpx client talking to it in process."""
+"""Shared fixtures: an app on an in-memory store and an httpx client talking to it in process;
+for the browser tests, a live server on loopback and Debian's Chromium (see tests/browser.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from app.main import create_app
 from app.settings import Settings
 from app.store import MemoryStore
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LiveServer,
+    Watched,
+    open_context,
+    require_chromium,
+    serve,
+)
 
 
 @pytest.fixture
@@ -33,3 +44,43 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def live() -> Iterator[LiveServer]:
+    require_chromium()
+    yield from serve()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    require_chromium()
+    with sync_playwright() as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def watched(browser: Browser, live: LiveServer) -> Iterator[Watched]:
+    """A page in a fresh context; fails the test on console errors or requests to another host."""
+    w = open_context(browser, live)
+    yield w
+    w.context.close()
+    assert w.errors == [], "console errors"
+    assert w.foreign == [], "requests to another host"
+
+
+@pytest.fixture
+def no_js(browser: Browser, live: LiveServer) -> Iterator[Watched]:
+    """The same with JavaScript disabled."""
+    w = open_context(browser, live, java_script_enabled=False)
+    yield w
+    w.context.close()
+    assert w.errors == []
+    assert w.foreign == []

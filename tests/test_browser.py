@@ -7,98 +7,18 @@ console errors, and the default network fits a 1280×720 projector and a 390 px 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import (
     Browser,
-    BrowserContext,
-    ConsoleMessage,
     Page,
-    Playwright,
-    Request,
-    sync_playwright,
 )
 
 from app.diagram import fmt
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, require_chromium, serve
+from tests.browser import ARTIFACTS, LiveServer, Watched, api_state, click, open_context
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveServer]:
-    require_chromium()
-    yield from serve()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    require_chromium()
-    with sync_playwright() as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield chromium
-    chromium.close()
-
-
-class Watched:
-    """A browser context whose console errors and off-host requests are recorded."""
-
-    def __init__(self, context: BrowserContext, live: LiveServer) -> None:
-        self.context = context
-        self.errors: list[str] = []
-        self.foreign: list[str] = []
-        self.live = live
-        context.on("request", self._request)
-        self.page = context.new_page()
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-
-    def _request(self, request: Request) -> None:
-        if urlsplit(request.url).netloc != self.live.host and not request.url.startswith(("data:", "about:")):
-            self.foreign.append(request.url)
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type in ("error", "warning"):
-            self.errors.append(f"{message.type}: {message.text}")
-
-
-def open_context(browser: Browser, live: LiveServer, **options: Any) -> Watched:
-    context = browser.new_context(viewport={"width": 1280, "height": 720}, **options)
-    return Watched(context, live)
-
-
-@pytest.fixture
-def watched(browser: Browser, live: LiveServer) -> Iterator[Watched]:
-    w = open_context(browser, live)
-    yield w
-    w.context.close()
-    assert w.errors == [], "console errors"
-    assert w.foreign == [], "requests to another host"
-
-
-@pytest.fixture
-def no_js(browser: Browser, live: LiveServer) -> Iterator[Watched]:
-    w = open_context(browser, live, java_script_enabled=False)
-    yield w
-    w.context.close()
-    assert w.errors == []
-    assert w.foreign == []
-
-
-def api_state(w: Watched) -> dict[str, Any]:
-    sid = w.page.get_attribute("main", "data-session-id")
-    response = w.context.request.get(f"{w.live.url}/api/sessions/{sid}")
-    assert response.ok
-    state: dict[str, Any] = response.json()
-    return state
 
 
 def diagram_numbers(page: Page) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -132,10 +52,6 @@ def assert_diagram_equals_api(page: Page, state: dict[str, Any]) -> None:
             assert float(edge["gradient"]) == bwd["weight_gradients"][l][i][j]
         if state["previous"] is not None:
             assert float(edge["oldWeight"]) == state["previous"]["weights"][l][i][j]
-
-
-def click(page: Page, name: str) -> None:
-    page.get_by_role("button", name=name, exact=True).click()
 
 
 def test_forward_backward_update_numbers_equal_the_api(watched: Watched, live: LiveServer) -> None:
