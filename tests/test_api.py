@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import httpx
@@ -490,4 +491,10 @@ async def test_openapi_documents_models_and_examples(client: httpx.AsyncClient) 
     assert "409" in spec["paths"]["/api/sessions/{session_id}/backward"]["post"]["responses"]
     docs = await client.get("/docs")
     assert docs.status_code == 200
+    # Swagger UI is served by the app from the npm package, not from a CDN
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert "/vendor/swagger-ui/swagger-ui-bundle.js" in assets
+    assert all(asset.startswith("/") for asset in assets), assets
+    for asset in assets:
+        assert (await client.get(asset)).status_code == 200, asset
     assert json.dumps(spec)  # the spec is valid JSON all the way down
