@@ -167,6 +167,10 @@ def test_fits_a_projector_and_a_phone(browser: Browser, live: LiveServer) -> Non
     assert width <= 390, f"horizontal scrolling on a phone: {width}px"
     portrait = phone.page.locator("svg.portrait").bounding_box()
     assert portrait is not None and portrait["width"] >= 360
+    # a tap on a unit of the upright drawing opens its working too
+    phone.page.locator("svg.portrait a.pick:has(g.node.layer-1)").first.click()
+    phone.page.locator('.derivation[data-quantity="h1"]').wait_for()
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= 390
     phone.page.screenshot(path=str(ARTIFACTS / "step-through-390.png"), full_page=True)
     phone.context.close()
     assert phone.errors == [] and phone.foreign == []
