@@ -15,7 +15,7 @@ from typing import Any, cast
 import numpy as np
 
 from app import engine
-from app.datasets import Dataset, make_dataset
+from app.datasets import BUILTIN, Dataset, make_dataset
 from app.engine import Architecture, EngineError, Parameters
 from app.session import (
     MAX_HISTORY,
@@ -112,18 +112,30 @@ def config_from_json(value: Mapping[str, Any]) -> Config:
         str(value["output_activation"]),
         str(value["loss"]),
     )
+    seed = int(value["seed"])
+    if not 0 <= seed <= 2**32 - 1:
+        raise EngineError(f"seed: must lie in 0..{2**32 - 1}, got {seed}")
     return Config(
         arch,
         float(value["learning_rate"]),
         bool(value["train_biases"]),
-        int(value["seed"]),
+        seed,
         value["mode"],
     )
 
 
 def dataset_from_json(value: Mapping[str, Any]) -> Dataset:
+    """The dataset, named only if it is exactly that built-in (a document cannot relabel data)."""
     name = value.get("name")
-    return make_dataset(value["inputs"], value["targets"], name=None if name is None else str(name))
+    data = make_dataset(value["inputs"], value["targets"], name=None)
+    known = BUILTIN.get(str(name)) if name is not None else None
+    if (
+        known is not None
+        and np.array_equal(known.inputs, data.inputs)
+        and np.array_equal(known.targets, data.targets)
+    ):
+        return known
+    return data
 
 
 def _history_to_json(history: Sequence[Snapshot], compact: bool) -> Any:

@@ -318,7 +318,8 @@ def chosen_data(current: Session, values: Mapping[str, str]) -> tuple[Dataset | 
 async def _form(request: Request) -> tuple[dict[str, str], str | None]:
     """The form's text fields, or why the body cannot be read (too large, malformed)."""
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_FORM_BYTES:
+    size = pages.whole_number(length)
+    if size is not None and size > MAX_FORM_BYTES:
         return {}, f"the form is larger than {MAX_FORM_BYTES // 1024} KB"
     try:
         form = await request.form()
@@ -395,9 +396,10 @@ def _read_mode(current: Session, values: Mapping[str, str]) -> tuple[Change | No
 def _read_sample(current: Session, values: Mapping[str, str]) -> tuple[Change | None, dict[str, str]]:
     raw = values.get("sample_index", "").strip()
     count = len(current.data)
-    if not raw.isdigit() or not 0 <= int(raw) < count:
+    chosen = pages.whole_number(raw)
+    if chosen is None or not 0 <= chosen < count:
         return None, {"sample": f"Sample: “{raw}” is not a row of this data (rows 0 to {count - 1})"}
-    index = int(raw)
+    index = chosen
 
     def change(s: Session) -> Session:
         return session.edit(s, sample_index=index)

@@ -73,7 +73,13 @@ def make_dataset(
         widths = {len(row) for row in rows}
         if len(widths) != 1 or 0 in widths:
             raise EngineError(f"dataset.{label}: every row must have the same, non-zero number of values")
-    data = _table(name, inputs, targets)
+    try:
+        data = _table(name, inputs, targets)
+    except (TypeError, ValueError):
+        raise EngineError("dataset: every value must be a number (one row of numbers per sample)") from None
+    for label, array in (("inputs", data.inputs), ("targets", data.targets)):
+        if array.ndim != 2:
+            raise EngineError(f"dataset.{label}: each row must be a flat list of numbers")
     check_finite("dataset.inputs", data.inputs)
     check_finite("dataset.targets", data.targets)
     return data

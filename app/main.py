@@ -6,6 +6,7 @@ Run with ``uvicorn app.main:app`` from the repository root, or ``backprop-viz --
 from __future__ import annotations
 
 import argparse
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,7 +22,7 @@ from app import api, data_tab, network_tab, pages, train_tab
 from app.engine import DivergenceError, EngineError
 from app.session import NotKeptError, PhaseError
 from app.settings import Settings
-from app.store import SessionNotFoundError, SessionStore, open_store
+from app.store import SessionNotFoundError, SessionStore, StoreBusyError, open_store
 from app.templating import ROOT
 from app.training import Runs
 
@@ -55,6 +56,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     detail = "; ".join(_describe(e) for e in errors) or "invalid request"
     simple = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
     return JSONResponse({"detail": detail, "errors": simple}, status_code=422)
+
+
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": f"the session store is busy ({exc}); try again"}, status_code=503)
 
 
 def _status_for(status: int) -> Any:
@@ -95,6 +100,9 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     app.add_exception_handler(PhaseError, _status_for(409))
     app.add_exception_handler(SessionNotFoundError, _status_for(404))
     app.add_exception_handler(NotKeptError, _status_for(404))
+    # The SQLite file locked by another process for longer than its timeout: busy, not broken.
+    app.add_exception_handler(StoreBusyError, _status_for(503))
+    app.add_exception_handler(sqlite3.OperationalError, _busy)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:

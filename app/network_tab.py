@@ -42,7 +42,7 @@ from app.presets import PRESETS, Preset
 from app.schemas import CreateSession, DatasetTable
 from app.session import Session
 from app.store import SessionStore
-from app.templating import is_htmx, render_page, render_regions
+from app.templating import environment, html_response, is_htmx, render_page, render_regions
 
 router = APIRouter(include_in_schema=False)
 
@@ -191,9 +191,10 @@ def parse_layers(raw: str) -> tuple[list[int] | None, str | None]:
         return None, "Layer sizes: enter the units of each layer, input first, e.g. 2, 3, 2"
     layers: list[int] = []
     for word in words:
-        if not word.isdigit():
+        units = pages.whole_number(word)
+        if units is None:
             return None, f"Layer sizes: “{word}” is not a whole number of units"
-        layers.append(int(word))
+        layers.append(units)
     if not MIN_LAYERS <= len(layers) <= MAX_LAYERS:
         return None, (
             f"Layer sizes: a network has {MIN_LAYERS} to {MAX_LAYERS} layers "
@@ -257,8 +258,8 @@ def read_architecture(
     learning_rate, problem = _number(values.get("learning_rate", ""))
     if problem or learning_rate is None or not 0.0 < learning_rate <= MAX_LEARNING_RATE:
         errors["learning_rate"] = problem or f"Learning rate: must lie in (0, {MAX_LEARNING_RATE:g}]"
-    seed_text = values.get("seed", "").strip()
-    if not seed_text.isdigit() or int(seed_text) > MAX_SEED:
+    seed = pages.whole_number(values.get("seed", ""))
+    if seed is None or seed > MAX_SEED:
         errors["seed"] = f"Seed: a whole number from 0 to {MAX_SEED}"
     if layers is None or errors:
         return None, errors
@@ -272,7 +273,7 @@ def read_architecture(
             output_activation=values["output_activation"],
             loss=loss,
             learning_rate=learning_rate,
-            seed=int(seed_text),
+            seed=seed,
             train_biases=values.get("train_biases") == "on",
             mode=current.config.mode,
             **data,
@@ -445,7 +446,8 @@ async def import_file(request: Request, store: Store, _: SameOrigin) -> Response
     view = _view(dict(request.query_params))
     length = request.headers.get("content-length", "")
     too_big = f"Import: the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
-    if length.isdigit() and int(length) > MAX_UPLOAD_BYTES + UPLOAD_SLACK:
+    size = pages.whole_number(length)
+    if size is not None and size > MAX_UPLOAD_BYTES + UPLOAD_SLACK:
         return _show(request, current, view, 422, errors={"import": too_big})
     try:
         form = await request.form(max_files=1, max_fields=20)
@@ -490,9 +492,34 @@ async def show_share_link(request: Request, store: Store) -> Response:
 
 @router.get("/share/{token}")
 async def open_share_link(token: str, request: Request, store: Store) -> Response:
-    """A fresh session from a share link: the cookie moves to it and the page shows it."""
+    """A fresh session from a share link: the cookie moves to it and the page shows it.
+
+    Followed from another site (Sec-Fetch-Site: cross-site), the link first asks: a foreign page
+    must not be able to swap a student's network behind their back. Typed, bookmarked or
+    followed from this site, it opens at once.
+    """
     try:
         fields = share.decode(token)
+    except EngineError as exc:
+        return await _bad_link(request, store, str(exc))
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        html = environment.get_template("share.html").render(token=token, fields=fields)
+        return html_response(html)
+    return await _open_shared(request, store, fields)
+
+
+@router.post("/share/{token}")
+async def confirm_share_link(token: str, request: Request, store: Store, _: SameOrigin) -> Response:
+    """The confirmation of a share link followed from another site."""
+    try:
+        fields = share.decode(token)
+    except EngineError as exc:
+        return await _bad_link(request, store, str(exc))
+    return await _open_shared(request, store, fields)
+
+
+async def _open_shared(request: Request, store: SessionStore, fields: dict[str, Any]) -> Response:
+    try:
         new = await run_in_threadpool(_create_shared, store, fields)
     except EngineError as exc:
         return await _bad_link(request, store, str(exc))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -20,10 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from app import diagram, panel, session
 from app.api import Store, create_session
 from app.engine import MAX_ABS_VALUE, MAX_LEARNING_RATE, EngineError
-from app.schemas import CreateSession, state_of
+from app.schemas import NEXT_STEP, CreateSession
 from app.session import PhaseError, Session
 from app.store import SessionNotFoundError, SessionStore
-from app.templating import is_htmx, render_page, render_regions
+from app.templating import is_htmx, render_out_of_band, render_page, render_regions
 
 router = APIRouter(include_in_schema=False)
 
@@ -195,7 +196,6 @@ def context(
     view = view or panel.View()
     runs = getattr(request.app.state, "runs", None) if request is not None else None
     inputs, targets, eta = sample_fields(current, values, errors)
-    state = state_of(current)
     return {
         "s": current,
         "view": view,
@@ -204,12 +204,13 @@ def context(
         "gradients": panel.gradients(current) if view.tab == "gradients" else None,
         # Each of these tabs adds what its template needs (only when it is open).
         **tab_context(current, view),
-        "state": state,
+        # Not the API's state_of(): that copies the whole loss history, which the page never shows.
+        "substep": session.substep_position(current),
         "d": diagram.build(current),
         "dp": diagram.build(current, "portrait"),
         "stages": stages(current),
         "allowed": allowed(current),
-        "next_step": state.next_step,
+        "next_step": NEXT_STEP[current.phase],
         "inputs": inputs,
         "targets": targets,
         "eta": eta,
@@ -228,13 +229,21 @@ def context(
 
 #: Largest form body the page accepts (a typed dataset table is the biggest honest one).
 MAX_FORM_BYTES = 256 * 1024
+_WHOLE = re.compile(r"[0-9]{1,12}")
+
+
+def whole_number(text: str | None) -> int | None:
+    """A whole number of at most 12 ASCII digits, else None (str.isdigit accepts "²", which
+    int() refuses, and int() refuses 4,301 digits: neither may reach a 500)."""
+    text = (text or "").strip()
+    return int(text) if _WHOLE.fullmatch(text) else None
 
 
 async def form_fields(request: Request) -> dict[str, str]:
     """The text fields of a posted form; 413/422 for a body too large or malformed. Any file part
     is closed (it would otherwise stay open until garbage collection)."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_FORM_BYTES:
+    length = whole_number(request.headers.get("content-length"))
+    if length is not None and length > MAX_FORM_BYTES:
         raise HTTPException(413, f"the form is larger than {MAX_FORM_BYTES // 1024} KB")
     try:
         form = await request.form()
@@ -299,7 +308,10 @@ def respond_to_change(
         current = store.update(current.id, change)
     except (PhaseError, EngineError) as exc:
         status = 409 if isinstance(exc, PhaseError) else 422
-        current = store.get(current.id)
+        try:
+            current = store.get(current.id)
+        except SessionNotFoundError:
+            return lost_session(request)
         if is_htmx(request):
             return render_regions(
                 context(current, view, notice=str(exc), request=request), "status", (), status
@@ -388,7 +400,9 @@ def watch(request: Request, store: Store, v: str = "") -> Response:
     if fingerprint(current) == v:
         return Response(status_code=204, headers={"Vary": "HX-Request, Cookie", "Cache-Control": "no-store"})
     ctx = context(current, view_of(request.query_params), request=request)
-    return render_regions(ctx, "status", ("diagram", "controls", "panel"))
+    # The watch element swaps nothing itself (hx-swap="none"): every region comes out of band,
+    # the status with the new fingerprint, so the next poll answers 204 again.
+    return render_out_of_band(ctx, ("status", "diagram", "controls", "panel"))
 
 
 # Last, so that the fixed /page/... routes above take precedence.

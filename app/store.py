@@ -25,12 +25,28 @@ from app.settings import Settings
 Clock = Callable[[], float]
 
 
+#: How often an update is recomputed when another process changed the session meanwhile.
+CONFLICT_RETRIES = 5
+
+
+class StoreBusyError(RuntimeError):
+    """The store could not complete the request now (locked by another process); try again."""
+
+
 class SessionNotFoundError(LookupError):
     """No session with that id: never issued, deleted, expired or evicted."""
 
     def __init__(self, session_id: str) -> None:
         super().__init__(f"no session {session_id!r} (it may have expired or been deleted)")
         self.session_id = session_id
+
+
+class _SessionLock:
+    """A session's lock and how many requests hold or wait for it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
 
 
 class SessionStore(ABC):
@@ -41,18 +57,30 @@ class SessionStore(ABC):
         self.max_sessions = max_sessions
         self.clock = clock
         self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
+        # One lock per session while anyone holds or waits for it (then it is dropped, so the
+        # table never outgrows the requests in flight, whatever ids are asked for).
+        self._locks: dict[str, _SessionLock] = {}
 
     @contextmanager
     def _locked(self, session_id: str) -> Iterator[None]:
         with self._guard:
-            lock = self._locks.setdefault(session_id, threading.Lock())
-        with lock:
-            yield
+            entry = self._locks.get(session_id)
+            if entry is None:
+                entry = self._locks[session_id] = _SessionLock()
+            entry.users += 1
+        try:
+            with entry.lock:
+                yield
+        finally:
+            with self._guard:
+                entry.users -= 1
+                if entry.users == 0:
+                    del self._locks[session_id]
 
-    def _forget_lock(self, session_id: str) -> None:
+    def lock_count(self) -> int:
+        """Locks held or waited for now (0 when the store is idle)."""
         with self._guard:
-            self._locks.pop(session_id, None)
+            return len(self._locks)
 
     @abstractmethod
     def add(self, session: Session) -> None:
@@ -89,17 +117,12 @@ class MemoryStore(SessionStore):
 
     def add(self, session: Session) -> None:
         now = self.clock()
-        dropped: list[str] = []
         with self._table:
-            dropped = [sid for sid, (_, used) in self._sessions.items() if now - used > self.ttl]
-            for sid in dropped:
+            for sid in [sid for sid, (_, used) in self._sessions.items() if now - used > self.ttl]:
                 del self._sessions[sid]
             while len(self._sessions) >= self.max_sessions:
-                oldest, _ = self._sessions.popitem(last=False)
-                dropped.append(oldest)
+                self._sessions.popitem(last=False)
             self._sessions[session.id] = (session, now)
-        for sid in dropped:
-            self._forget_lock(sid)
 
     def _load(self, session_id: str) -> Session:
         now = self.clock()
@@ -129,7 +152,6 @@ class MemoryStore(SessionStore):
         with self._locked(session_id), self._table:
             if self._sessions.pop(session_id, None) is None:
                 raise SessionNotFoundError(session_id)
-        self._forget_lock(session_id)
 
     def count(self) -> int:
         with self._table:
@@ -158,8 +180,12 @@ class SqliteStore(SessionStore):
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(
             "CREATE TABLE IF NOT EXISTS sessions ("
-            " id TEXT PRIMARY KEY, document TEXT NOT NULL, last_used REAL NOT NULL)"
+            " id TEXT PRIMARY KEY, document TEXT NOT NULL, last_used REAL NOT NULL,"
+            " version INTEGER NOT NULL DEFAULT 0)"
         )
+        columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+        if "version" not in columns:  # a file written before versions existed
+            db.execute("ALTER TABLE sessions ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
         db.execute("CREATE INDEX IF NOT EXISTS sessions_last_used ON sessions (last_used)")
         return db
 
@@ -208,37 +234,51 @@ class SqliteStore(SessionStore):
                 "INSERT INTO sessions (id, document, last_used) VALUES (?, ?, ?)", (session.id, document, now)
             )
 
-    def _load(self, db: sqlite3.Connection, session_id: str) -> Session:
+    def _load(self, session_id: str) -> tuple[Session, int]:
+        """The session and its version, marked as used now (a short transaction)."""
         now = self.clock()
-        row = db.execute("SELECT document, last_used FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        if row is None:
-            raise SessionNotFoundError(session_id)
-        if now - row[1] > self.ttl:
-            db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
-            raise SessionNotFoundError(session_id)
-        db.execute("UPDATE sessions SET last_used = ? WHERE id = ?", (now, session_id))
-        return codec.from_document(json.loads(row[0]), session_id)
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT document, last_used, version FROM sessions WHERE id = ?", (session_id,)
+            ).fetchone()
+            if row is None:
+                raise SessionNotFoundError(session_id)
+            if now - row[1] > self.ttl:
+                db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+                raise SessionNotFoundError(session_id)
+            db.execute("UPDATE sessions SET last_used = ? WHERE id = ?", (now, session_id))
+        return codec.from_document(json.loads(row[0]), session_id), int(row[2])
 
     def get(self, session_id: str) -> Session:
         with self._locked(session_id):
-            try:
-                with self._transaction() as db:
-                    return self._load(db, session_id)
-            except SessionNotFoundError:
-                self._forget_lock(session_id)
-                raise
+            return self._load(session_id)[0]
 
     def update(self, session_id: str, change: Callable[[Session], Session]) -> Session:
-        with self._locked(session_id), self._transaction() as db:
-            new = change(self._load(db, session_id))
-            db.execute("UPDATE sessions SET document = ? WHERE id = ?", (self._encode(new), session_id))
-            return new
+        # The change is computed outside any database transaction (a long training must not hold
+        # the file's write lock and stall every other session), then written back only if the
+        # row is still the version it was read at; within this process the per-session lock
+        # already guarantees that, the version guards against other server processes.
+        with self._locked(session_id):
+            for _ in range(CONFLICT_RETRIES):
+                current, version = self._load(session_id)
+                new = change(current)
+                document = self._encode(new)
+                with self._transaction() as db:
+                    written = db.execute(
+                        "UPDATE sessions SET document = ?, version = version + 1"
+                        " WHERE id = ? AND version = ?",
+                        (document, session_id, version),
+                    ).rowcount
+                    if written:
+                        return new
+                    if db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
+                        raise SessionNotFoundError(session_id)
+            raise StoreBusyError("the session kept changing under another server process: try again")
 
     def delete(self, session_id: str) -> None:
         with self._locked(session_id), self._transaction() as db:
             if db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount == 0:
                 raise SessionNotFoundError(session_id)
-        self._forget_lock(session_id)
 
     def count(self) -> int:
         with self._connection() as db:

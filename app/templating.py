@@ -65,6 +65,12 @@ def render_regions(
     return html_response("\n".join(parts), status_code)
 
 
+def render_out_of_band(context: Mapping[str, Any], regions: Iterable[str]) -> HTMLResponse:
+    """Every region as an out-of-band swap, for a request that swaps nothing itself (the watch)."""
+    parts = [render_block(environment, PAGE, name, {**context, "oob": name}) for name in regions]
+    return html_response("\n".join(parts))
+
+
 def html_response(html: str, status_code: int = 200) -> HTMLResponse:
     response = HTMLResponse(html, status_code=status_code)
     response.headers["Vary"] = "HX-Request, Cookie"

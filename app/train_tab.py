@@ -88,10 +88,9 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _parse_epochs(raw: str | None) -> tuple[int | None, str | None]:
-    text = (raw or "").strip().replace(",", "").replace("_", "")
-    if not text.isdigit():
+    epochs = pages.whole_number((raw or "").replace(",", "").replace("_", ""))
+    if epochs is None:
         return None, f"epochs: enter a whole number from 1 to {MAX_TRAIN_EPOCHS:,}"
-    epochs = int(text)
     if not 1 <= epochs <= MAX_TRAIN_EPOCHS:
         return None, f"epochs: must lie in 1..{MAX_TRAIN_EPOCHS:,}, got {epochs:,}"
     return epochs, None
@@ -112,7 +111,7 @@ async def start_run(request: Request) -> Response:
     if epochs is not None:
         try:
             seconds = request.app.state.settings.train_seconds
-            runs_of(request).start(store, current.id, epochs, seconds_limit=seconds)
+            await run_in_threadpool(runs_of(request).start, store, current.id, epochs, seconds_limit=seconds)
         except (PhaseError, EngineError) as exc:
             error = str(exc)
     if error:
@@ -158,12 +157,12 @@ async def restore(request: Request) -> Response:
     if current is None:
         return pages.lost_session(request)
     steps = timeline(current).steps
-    raw = values.get("index", "")
-    if not raw.isdigit() or int(raw) >= len(steps):
+    index = pages.whole_number(values.get("index"))
+    if index is None or index >= len(steps):
         return _respond(
             request, current, view, 422, notice=f"timeline: choose a kept state 0..{len(steps) - 1}"
         )
-    step = steps[int(raw)]
+    step = steps[index]
     try:
         restored = await run_in_threadpool(store.update, current.id, lambda s: session.restore(s, step))
     except (PhaseError, session.NotKeptError) as exc:

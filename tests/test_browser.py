@@ -237,3 +237,17 @@ def test_train_with_live_progress_then_undo(watched: Watched, live: LiveServer) 
     state = api_state(watched)
     assert state["step"] == 19999
     assert_diagram_equals_api(page, state)
+
+
+def test_an_open_page_follows_the_api_and_then_keeps_still(watched: Watched, live: LiveServer) -> None:
+    page = watched.page
+    page.goto(live.url + "/?tab=train")
+    sid = page.get_attribute("main", "data-session-id")
+    for _ in range(2):
+        assert page.request.post(f"{live.url}/api/sessions/{sid}/step").ok
+    page.wait_for_selector('[data-step="2"]', timeout=10_000)  # the watch polls every 2 s
+    assert_diagram_equals_api(page, api_state(watched))
+    # once caught up the page stays still: what a learner types is not wiped by the next polls
+    page.fill('input[name="epochs"]', "42")
+    page.wait_for_timeout(4500)
+    assert page.input_value('input[name="epochs"]') == "42"

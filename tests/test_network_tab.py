@@ -613,3 +613,25 @@ async def test_the_tab_is_secure_and_self_contained(client: httpx.AsyncClient, s
         action = re.search(r'action="([^"]+)"', form)
         assert action is not None
         assert f'hx-post="{action.group(1)}"' in form, form
+
+
+@pytest.mark.anyio
+async def test_a_share_link_from_another_site_asks_first(client: httpx.AsyncClient) -> None:
+    client.cookies.clear()
+    await client.get("/")
+    mine = client.cookies["bpv_session"]
+    token = (await client.get(f"/api/sessions/{mine}/share")).json()["token"]
+    asked = await client.get(
+        f"/share/{token}", headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False
+    )
+    assert asked.status_code == 200
+    assert "set-cookie" not in asked.headers
+    assert f'action="/share/{token}"' in asked.text and "Open the shared network" in asked.text
+    foreign = await client.post(f"/share/{token}", headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 403
+    assert client.cookies["bpv_session"] == mine
+    confirmed = await client.post(
+        f"/share/{token}", headers={"Origin": "http://testserver"}, follow_redirects=False
+    )
+    assert confirmed.status_code == 303
+    assert client.cookies["bpv_session"] != mine

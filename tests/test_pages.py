@@ -321,6 +321,17 @@ async def test_watch_answers_204_until_the_api_changes_the_session(client: httpx
     nodes = node_attrs(changed.text)
     state = await api_state(client, sid)
     assert float(nodes[(2, 0)]["data-activation"] or "nan") == state["forward"]["activations"][2][0]
+    # the watch swaps nothing itself, so every region must come out of band, the status (with
+    # the new fingerprint) included
+    roots = [
+        a for _, a in elements(changed.text) if a.get("id") in {"status", "diagram", "controls", "panel"}
+    ]
+    assert [a["id"] for a in roots] == ["status", "diagram", "controls", "panel"]
+    assert all(a.get("hx-swap-oob") == "true" for a in roots)
+    new_token = re.search(r"/page/watch\?v=([0-9a-f]+)", changed.text)
+    assert new_token is not None and new_token.group(1) != token.group(1)
+    again = await client.get(f"/page/watch?v={new_token.group(1)}", headers=HX)
+    assert again.status_code == 204
 
 
 async def test_a_lost_session_sends_the_page_back_to_start(client: httpx.AsyncClient) -> None:

@@ -410,3 +410,68 @@ def test_sqlite_threads_that_come_and_go_leave_no_connections(tmp_path: Path) ->
     assert store.get("pooled").step == 40
     assert store.open_connections() == 1
     store.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_the_lock_table_does_not_grow_with_unknown_ids(tmp_path: Path, kind: str) -> None:
+    store: SessionStore = (
+        MemoryStore(ttl=TTL, max_sessions=3)
+        if kind == "memory"
+        else SqliteStore(tmp_path / "locks.sqlite3", ttl=TTL, max_sessions=3)
+    )
+    for k in range(200):
+        with pytest.raises(SessionNotFoundError):
+            store.get(f"unknown-{k}")
+        with pytest.raises(SessionNotFoundError):
+            store.update(f"unknown-{k}", run_step)
+    for k in range(10):
+        store.add(create(f"s{k}"))  # evicts beyond 3
+    store.update("s9", run_step)
+    assert store.lock_count() == 0
+    store.close()
+
+
+def test_a_long_sqlite_update_does_not_block_other_sessions(tmp_path: Path) -> None:
+    """The change runs outside the database transaction: another session reads and writes meanwhile."""
+    store = SqliteStore(tmp_path / "long.sqlite3", ttl=TTL, max_sessions=10)
+    store.add(create("slow"))
+    store.add(create("other"))
+    started = threading.Event()
+
+    def slow_step(s: Session) -> Session:
+        started.set()
+        time.sleep(1.0)
+        return run_step(s)
+
+    thread = threading.Thread(target=store.update, args=("slow", slow_step))
+    thread.start()
+    assert started.wait(5)
+    begin = time.monotonic()
+    assert store.update("other", run_step).step == 1
+    assert store.get("other").step == 1
+    assert time.monotonic() - begin < 0.5
+    thread.join()
+    assert store.get("slow").step == 1
+    store.close()
+
+
+def test_sqlite_update_recomputes_when_another_process_wrote_meanwhile(tmp_path: Path) -> None:
+    """Two stores on one file stand for two server processes: no update is lost."""
+    path = tmp_path / "two.sqlite3"
+    first = SqliteStore(path, ttl=TTL, max_sessions=10)
+    second = SqliteStore(path, ttl=TTL, max_sessions=10)
+    first.add(create("shared"))
+    calls = []
+
+    def step_racing_the_other_process(s: Session) -> Session:
+        calls.append(s.step)
+        if len(calls) == 1:
+            second.update("shared", run_step)  # lands between this read and this write
+        return run_step(s)
+
+    assert first.update("shared", step_racing_the_other_process).step == 2
+    assert calls == [0, 1]  # recomputed from the other process's result
+    expected = run_step(run_step(create("shared")))
+    assert_params_equal(first.get("shared").params, expected.params)
+    first.close()
+    second.close()
