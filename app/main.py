@@ -17,6 +17,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import api, data_tab, network_tab, pages, train_tab
 from app.engine import DivergenceError, EngineError
@@ -58,6 +59,30 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail, "errors": simple}, status_code=422)
 
 
+#: Largest request body the server reads (an exported session of the largest network, with its
+#: 1,000 kept states written as JSON numbers, is about 15 MB).
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+class BodyLimit:
+    """Refuse a request whose declared body is larger than MAX_BODY_BYTES (413), unread."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
+                    response = JSONResponse(
+                        {"detail": f"the request body is larger than {MAX_BODY_BYTES // 2**20} MB"},
+                        status_code=413,
+                    )
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
 async def _busy(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"the session store is busy ({exc}); try again"}, status_code=503)
 
@@ -93,6 +118,7 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
 
     # Steps answer with several regions of SVG (decision maps, the loss curve): gzip them.
     app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(BodyLimit)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Order matters only for subclasses: DivergenceError is an EngineError but a 409.
     app.add_exception_handler(DivergenceError, _status_for(409))

@@ -43,6 +43,8 @@ PAUSE_SECONDS = 0.001
 MAX_GROWTH = 8
 #: Most finished statuses kept (oldest dropped first).
 MAX_FINISHED = 1000
+#: Most runs going on at once across all sessions (each holds a thread and a core's attention).
+MAX_ACTIVE = 8
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,12 @@ class Runs:
         chunk_seconds: float = CHUNK_SECONDS,
         pause_seconds: float = PAUSE_SECONDS,
         max_finished: int = MAX_FINISHED,
+        max_active: int = MAX_ACTIVE,
     ) -> None:
         self.chunk_seconds = chunk_seconds
         self.pause_seconds = pause_seconds
         self.max_finished = max_finished
+        self.max_active = max_active
         self._lock = threading.Lock()
         self._active: dict[str, _Run] = {}
         self._finished: OrderedDict[str, RunStatus] = OrderedDict()
@@ -132,6 +136,10 @@ class Runs:
         status = RunStatus(session_id, "running", epochs, total, 0, None, time.time(), None, "")
         run = _Run(status, time.monotonic() + seconds_limit)
         with self._lock:
+            if session_id not in self._active and len(self._active) >= self.max_active:
+                raise PhaseError(
+                    f"the server is already running {self.max_active} trainings: try again in a moment"
+                )
             if session_id in self._active:
                 raise PhaseError(
                     "a training run is already going on for this session: wait for it to end or cancel it"

@@ -498,3 +498,14 @@ async def test_openapi_documents_models_and_examples(client: httpx.AsyncClient) 
     for asset in assets:
         assert (await client.get(asset)).status_code == 200, asset
     assert json.dumps(spec)  # the spec is valid JSON all the way down
+
+
+async def test_an_oversized_body_is_refused_unread(client: httpx.AsyncClient, store: MemoryStore) -> None:
+    response = await client.post(
+        "/api/sessions/import",
+        content=b"{}",
+        headers={"content-type": "application/json", "content-length": str(64 * 1024 * 1024)},
+    )
+    assert response.status_code == 413
+    assert "larger than 32 MB" in response.json()["detail"]
+    assert store.count() == 0

@@ -291,3 +291,16 @@ def test_statuses_are_frozen_snapshots(store: CountingStore, runs: Runs) -> None
     final = finished(runs, "s")
     assert first.steps_done == 0 and first.state == "running" and first.loss is None
     assert final.steps_done == 20 and final.fraction == 1.0 and final.loss is not None
+
+
+def test_the_number_of_runs_at_once_is_capped() -> None:
+    store = MemoryStore(ttl=3600.0, max_sessions=100)
+    runs = Runs(max_active=2)
+    for name in ("a", "b", "c"):
+        store.add(session.create(name))
+    runs.start(store, "a", 100_000, seconds_limit=30)
+    runs.start(store, "b", 100_000, seconds_limit=30)
+    with pytest.raises(PhaseError, match="already running 2 trainings"):
+        runs.start(store, "c", 10, seconds_limit=30)
+    runs.shutdown()
+    assert runs.active_count() == 0
