@@ -21,7 +21,7 @@ import re
 import zlib
 from typing import Any
 
-from app import session
+from app import codec, session
 from app.datasets import Dataset, make_dataset
 from app.engine import EngineError
 from app.session import Session
@@ -54,19 +54,11 @@ _OPTIONAL = ("dataset", "input", "target")
 
 def document(current: Session) -> dict[str, Any]:
     """What a link holds: the fields of :func:`app.session.create` for this session, as JSON data."""
-    config, arch, data = current.config, current.arch, current.data
+    data = current.data
     doc: dict[str, Any] = {
         "v": VERSION,
-        "layers": list(arch.layers),
-        "activation": arch.activation,
-        "output_activation": arch.output_activation,
-        "loss": arch.loss,
-        "learning_rate": config.learning_rate,
-        "train_biases": config.train_biases,
-        "seed": config.seed,
-        "mode": config.mode,
-        "weights": [w.tolist() for w in current.params.weights],
-        "biases": [b.tolist() for b in current.params.biases],
+        **codec.config_to_json(current.config),
+        **codec.params_to_json(current.params),
     }
     if data.name is not None:
         doc["dataset"] = data.name

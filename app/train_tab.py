@@ -15,9 +15,12 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app import chart, pages, session
+from app.api import Store
 from app.engine import EngineError
+from app.pages import SameOrigin
 from app.panel import View
 from app.session import MAX_TRAIN_EPOCHS, PhaseError, Session, Snapshot
+from app.store import SessionStore
 from app.templating import is_htmx, render_page, render_regions
 from app.training import Runs
 
@@ -82,11 +85,6 @@ def _respond(
     return render_regions(ctx, "panel", ("diagram", "status", "controls"), status_code)
 
 
-async def _form(request: Request) -> dict[str, str]:
-
-    return await pages.form_fields(request)
-
-
 def _parse_epochs(raw: str | None) -> tuple[int | None, str | None]:
     epochs = pages.whole_number((raw or "").replace(",", "").replace("_", ""))
     if epochs is None:
@@ -96,18 +94,29 @@ def _parse_epochs(raw: str | None) -> tuple[int | None, str | None]:
     return epochs, None
 
 
-@router.post("/page/train")
-async def start_run(request: Request) -> Response:
-    """Train N epochs in the background; the tab then polls for progress."""
+@dataclass(frozen=True)
+class _Posted:
+    """What every POST of this tab starts from: the form, the view, the cookie's session."""
 
-    pages.same_origin(request)
-    store = request.app.state.store
-    values = await _form(request)
-    view = View.parse(values).but(tab="train")
+    values: dict[str, str]
+    view: View
+    current: Session | None
+
+
+async def _posted(request: Request, store: SessionStore) -> _Posted:
+    values = await pages.form_fields(request)
     current = await run_in_threadpool(pages.cookie_session, request, store)
+    return _Posted(values, View.parse(values).but(tab="train"), current)
+
+
+@router.post("/page/train")
+async def start_run(request: Request, store: Store, _: SameOrigin) -> Response:
+    """Train N epochs in the background; the tab then polls for progress."""
+    posted = await _posted(request, store)
+    current, view = posted.current, posted.view
     if current is None:
         return pages.lost_session(request)
-    epochs, error = _parse_epochs(values.get("epochs"))
+    epochs, error = _parse_epochs(posted.values.get("epochs"))
     if epochs is not None:
         try:
             seconds = request.app.state.settings.train_seconds
@@ -120,10 +129,8 @@ async def start_run(request: Request) -> Response:
 
 
 @router.get("/page/run")
-def poll_run(request: Request) -> Response:
+def poll_run(request: Request, store: Store) -> Response:
     """The run's progress (and the network as it learns); stops polling once the run has ended."""
-
-    store = request.app.state.store
     current = pages.cookie_session(request, store)
     if current is None:
         return pages.lost_session(request)
@@ -131,33 +138,28 @@ def poll_run(request: Request) -> Response:
 
 
 @router.post("/page/cancel")
-async def cancel_run(request: Request) -> Response:
-
-    pages.same_origin(request)
-    store = request.app.state.store
-    current = await run_in_threadpool(pages.cookie_session, request, store)
-    if current is None:
+async def cancel_run(request: Request, store: Store, _: SameOrigin) -> Response:
+    """Stop the run after its current chunk; the steps done so far stay."""
+    posted = await _posted(request, store)
+    if posted.current is None:
         return pages.lost_session(request)
-    runs_of(request).cancel(current.id)
+    session_id = posted.current.id
+    runs_of(request).cancel(session_id)
     # The run stops after its current chunk (about 20 ms); wait for it off the event loop.
-    await run_in_threadpool(runs_of(request).wait, current.id, 5.0)
-    latest = await run_in_threadpool(store.get, current.id)
-    return _respond(request, latest, View.parse(await _form(request)).but(tab="train"))
+    await run_in_threadpool(runs_of(request).wait, session_id, 5.0)
+    latest = await run_in_threadpool(store.get, session_id)
+    return _respond(request, latest, posted.view)
 
 
 @router.post("/page/restore")
-async def restore(request: Request) -> Response:
+async def restore(request: Request, store: Store, _: SameOrigin) -> Response:
     """Jump to a kept state of the timeline (the slider's index, or a step number)."""
-
-    pages.same_origin(request)
-    store = request.app.state.store
-    values = await _form(request)
-    view = View.parse(values).but(tab="train")
-    current = await run_in_threadpool(pages.cookie_session, request, store)
+    posted = await _posted(request, store)
+    current, view = posted.current, posted.view
     if current is None:
         return pages.lost_session(request)
     steps = timeline(current).steps
-    index = pages.whole_number(values.get("index"))
+    index = pages.whole_number(posted.values.get("index"))
     if index is None or index >= len(steps):
         return _respond(
             request, current, view, 422, notice=f"timeline: choose a kept state 0..{len(steps) - 1}"
