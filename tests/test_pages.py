@@ -65,6 +65,8 @@ async def test_page_issues_a_session_cookie_with_safe_flags(client: httpx.AsyncC
     sid = client.cookies[COOKIE]
     root = next(attrs for tag, attrs in elements(response.text) if tag == "main")
     assert root["data-session-id"] == sid
+    document = next(attrs for tag, attrs in elements(response.text) if tag == "html")
+    assert document["data-session-id"] == sid
     assert f'href="/api/sessions/{sid}"' in response.text
     assert (await client.get(f"/api/sessions/{sid}")).status_code == 200
 
