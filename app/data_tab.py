@@ -32,7 +32,7 @@ from app.templating import is_htmx, render_page, render_regions
 router = APIRouter(include_in_schema=False)
 
 #: Regions a change of the data touches: the panel (the request's target), then the rest.
-DATA_REGIONS = ("panel", "diagram", "status", "controls")
+DATA_REGIONS = ("panel", "diagram", "status", "controls", "sample")
 
 #: The choices of the dataset form besides the built-ins.
 SINGLE, TABLE = "single", "table"

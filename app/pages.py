@@ -30,10 +30,10 @@ router = APIRouter(include_in_schema=False)
 
 COOKIE = "bpv_session"
 #: Regions a step changes: the diagram first (the request's target), the rest out of band.
-STEP_REGIONS = ("diagram", "status", "controls", "panel")
-#: Regions the sample form changes: the form first (its target, with any messages), and the
-#: Data tab's samples and decision maps below it.
-SAMPLE_REGIONS = ("sample", "diagram", "status", "controls", "dataset")
+STEP_REGIONS = ("diagram", "status", "controls", "sample", "panel")
+#: Regions the sample form changes: the form first (its target, with any messages), then the
+#: rest; the panel too, whose working or samples and decision maps show the new numbers.
+SAMPLE_REGIONS = ("sample", "diagram", "status", "controls", "panel")
 #: Regions a change of the panel's view touches: the panel, the selection in the diagram, and
 #: the controls (which carry the view along with every step).
 PANEL_REGIONS = ("panel", "diagram", "controls")
@@ -376,7 +376,7 @@ async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
     eta, error = parse_number(values.get("eta"), "η (learning rate)", 0.0, MAX_LEARNING_RATE, low_open=True)
     if error:
         errors["eta"] = error
-    view = view_of(values).but(tab="data")
+    view = view_of(values)
     if errors or eta is None:
         ctx = context(current, view, values=values, errors=errors, request=request)
         if is_htmx(request):
