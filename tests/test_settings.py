@@ -1,0 +1,51 @@
+"""Settings from the environment: embedded defaults, every variable, clear refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.settings import Settings, SettingsError, default_data_dir
+
+
+def test_defaults_need_nothing() -> None:
+    settings = Settings.from_env({})
+    assert settings.store == "sqlite"
+    assert settings.data_dir == default_data_dir()
+    assert settings.session_ttl == 7 * 24 * 3600.0
+    assert settings.max_sessions == 10_000
+    assert settings.train_seconds == 120.0
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "BACKPROP_STORE": "memory",
+            "BACKPROP_DATA_DIR": "/tmp/bpv",
+            "BACKPROP_SESSION_TTL": "60",
+            "BACKPROP_MAX_SESSIONS": "5",
+            "BACKPROP_TRAIN_SECONDS": "2.5",
+        }
+    )
+    assert settings == Settings("memory", Path("/tmp/bpv"), 60.0, 5, 2.5)
+
+
+def test_xdg_data_home_moves_the_default_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", "/srv/data")
+    assert default_data_dir() == Path("/srv/data/backprop-viz")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BACKPROP_STORE": "redis"}, "BACKPROP_STORE='redis': choose 'sqlite' or 'memory'"),
+        ({"BACKPROP_SESSION_TTL": "soon"}, "BACKPROP_SESSION_TTL='soon' is not a number"),
+        ({"BACKPROP_MAX_SESSIONS": "0"}, "BACKPROP_MAX_SESSIONS='0' must be at least 1"),
+        ({"BACKPROP_TRAIN_SECONDS": "-1"}, "BACKPROP_TRAIN_SECONDS='-1' must be at least 1"),
+    ],
+)
+def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    assert str(caught.value) == message
