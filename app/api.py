@@ -173,7 +173,7 @@ def train(session_id: str, body: TrainRequest, store: Store) -> SessionState:
 def history(session_id: str, store: Store) -> list[HistoryEntry]:
     """The kept states (the last 1,000 updates, older ones thinned), oldest first."""
     current = store.get(session_id)
-    return [HistoryEntry(step=snap.step, loss=snap.loss) for snap in current.history]
+    return [HistoryEntry(step=kept.step, loss=kept.loss) for kept in current.history.kept()]
 
 
 @router.post("/sessions/{session_id}/history/{step}/restore", response_model=SessionState, responses=ERRORS)

@@ -1,8 +1,11 @@
-"""Sessions as JSON documents: the export/import format, and (compact) what the store saves.
+"""Sessions as JSON documents: the export/import format, and the state document a store saves.
 
-The document holds only what cannot be recomputed; traces are rebuilt by ``session.replay``. In the
-compact form (storage) the long float sequences (loss trajectory, kept states) are base64 of
-little-endian float64, which is exact and about ten times faster to write than JSON numbers.
+An export holds everything that cannot be recomputed, the history included; traces are rebuilt by
+``session.replay``. A store saves the *state* alone (:func:`state_to_json`, a few KB whatever the
+history holds) and keeps the history in its own append-only log (see app/history.py). In stored
+documents float sequences are base64 of little-endian float64: exact, and about ten times faster to
+write than JSON numbers. Version 1 documents (exports, and what stores saved before the history
+moved out) are still read.
 """
 
 from __future__ import annotations
@@ -17,20 +20,25 @@ import numpy as np
 from app import engine
 from app.datasets import BUILTIN, Dataset, make_dataset
 from app.engine import Architecture, EngineError, Parameters
+from app.history import History, HistorySource, Snapshot, Summary, history_of
 from app.session import (
     MAX_HISTORY,
+    MAX_LOSS_HISTORY,
     PHASES,
+    RECENT_LOSSES,
     Config,
     Origin,
     Progress,
     Session,
-    Snapshot,
     progress_of,
     replay,
 )
 
 FORMAT = "backprop-viz.session"
 VERSION = 1
+#: The state document a store saves (the history lives in the store's log).
+STATE_FORMAT = "backprop-viz.state"
+STATE_VERSION = 2
 
 
 def _pack(values: Sequence[float] | np.ndarray) -> str:
@@ -216,8 +224,8 @@ def to_document(session: Session, *, compact: bool = False) -> dict[str, Any]:
         "substep_mode": session.substep_mode,
         "progress": {"forward_layers": progress.forward_layers, "backward_layers": progress.backward_layers},
         "step": session.step,
-        "loss_trajectory": _floats(session.loss_trajectory, compact),
-        "history": _history_to_json(session.history, compact),
+        "loss_trajectory": _floats(session.history.losses(), compact),
+        "history": _history_to_json(session.history.snapshots(), compact),
         "origin": {
             "config": config_to_json(session.origin.config),
             "params": params_to_json(session.origin.params),
@@ -272,6 +280,8 @@ def _from_document(document: Mapping[str, Any], session_id: str) -> Session:
         raise EngineError(f"sample_index: must lie in 0..{len(data) - 1}")
     step = int(document["step"])
     trajectory = tuple(_read_floats(document["loss_trajectory"]))
+    if len(trajectory) > MAX_LOSS_HISTORY:
+        raise EngineError(f"loss_trajectory: at most {MAX_LOSS_HISTORY} losses")
     if not 0 <= step <= len(trajectory):
         raise EngineError("step: larger than the number of recorded losses")
     if not all(np.isfinite(trajectory)):
@@ -304,8 +314,129 @@ def _from_document(document: Mapping[str, Any], session_id: str) -> Session:
         phase=cast(Any, phase),
         previous=previous,
         step=step,
-        loss_trajectory=trajectory,
-        history=history,
+        history=history_of(trajectory, history),
+        recent_losses=trajectory[max(0, step - RECENT_LOSSES) : step],
         substep_mode=bool(document.get("substep_mode", False)),
     )
     return replay(session, progress)
+
+
+# --------------------------------------------------------------------------------------------
+# The state document a store saves
+# --------------------------------------------------------------------------------------------
+
+
+def _pack_params(params: Parameters) -> str:
+    return _pack(params.vector)
+
+
+def _dataset_to_state(data: Dataset) -> dict[str, Any]:
+    if data.name is not None and BUILTIN.get(data.name) is data:
+        return {"name": data.name}
+    return {
+        "shape": [len(data), int(data.inputs.shape[1]), int(data.targets.shape[1])],
+        "values": _pack(np.concatenate([data.inputs.ravel(), data.targets.ravel()])),
+    }
+
+
+def _dataset_from_state(value: Mapping[str, Any]) -> Dataset:
+    name = value.get("name")
+    if name is not None:
+        return BUILTIN[str(name)]
+    n, inputs, targets = (int(v) for v in value["shape"])
+    values = _unpack(value["values"])
+    if values.size != n * (inputs + targets):
+        raise EngineError("dataset: the packed values do not match its shape")
+    return make_dataset(
+        values[: n * inputs].reshape(n, inputs).tolist(),
+        values[n * inputs :].reshape(n, targets).tolist(),
+        name=None,
+    )
+
+
+def state_to_json(session: Session, summary: Summary) -> dict[str, Any]:
+    """The session without its history (``summary`` says what its stored history holds)."""
+    progress = progress_of(session)
+    return {
+        "format": STATE_FORMAT,
+        "version": STATE_VERSION,
+        "config": config_to_json(session.config),
+        "params": _pack_params(session.params),
+        "previous": None if session.previous is None else _pack_params(session.previous),
+        "dataset": _dataset_to_state(session.data),
+        "sample_index": session.sample_index,
+        "phase": session.phase,
+        "substep_mode": session.substep_mode,
+        "progress": [progress.forward_layers, progress.backward_layers],
+        "step": session.step,
+        "recent_losses": _pack(session.recent_losses),
+        "history": [summary.losses, summary.kept, summary.first_kept, summary.last_kept],
+        "origin": {
+            "config": config_to_json(session.origin.config),
+            "params": _pack_params(session.origin.params),
+            "dataset": _dataset_to_state(session.origin.data),
+        },
+    }
+
+
+def state_from_json(document: Mapping[str, Any], session_id: str, source: HistorySource) -> Session:
+    """A stored session, its history read through ``source``; EngineError if it is not one."""
+    try:
+        if document.get("format") != STATE_FORMAT or document.get("version") != STATE_VERSION:
+            raise EngineError("not a stored session state")
+        config = config_from_json(document["config"])
+        arch = config.arch
+        origin_json = document["origin"]
+        origin = Origin(
+            config_from_json(origin_json["config"]),
+            unflatten(arch, _unpack(origin_json["params"])),
+            _dataset_from_state(origin_json["dataset"]),
+        )
+        previous = document["previous"]
+        forward_layers, backward_layers = (int(v) for v in document["progress"])
+        losses, kept, first_kept, last_kept = (int(v) for v in document["history"])
+        session = Session(
+            id=session_id,
+            config=config,
+            params=unflatten(arch, _unpack(document["params"])),
+            data=_dataset_from_state(document["dataset"]),
+            origin=origin,
+            sample_index=int(document["sample_index"]),
+            phase=cast(Any, document["phase"]),
+            previous=None if previous is None else unflatten(arch, _unpack(previous)),
+            step=int(document["step"]),
+            history=History(source, Summary(losses, kept, first_kept, last_kept)),
+            recent_losses=tuple(_unpack(document["recent_losses"]).tolist()),
+            substep_mode=bool(document["substep_mode"]),
+        )
+    except EngineError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise EngineError(f"not a valid stored session state: {exc}") from exc
+    return replay(session, Progress(forward_layers, backward_layers))
+
+
+def pack_params(params: Parameters) -> bytes:
+    """Parameters as raw little-endian float64 (the kept states in a store's log)."""
+    return np.asarray(params.vector, dtype="<f8").tobytes()
+
+
+def unpack_params(arch: Architecture, raw: bytes) -> Parameters:
+    return unflatten(arch, np.frombuffer(raw, dtype="<f8").astype(np.float64))
+
+
+def snapshot_from_row(
+    arch: Architecture,
+    step: int,
+    loss: float | None,
+    sample_index: int,
+    params: bytes,
+    previous: bytes | None,
+) -> Snapshot:
+    return Snapshot(
+        step,
+        loss,
+        unpack_params(arch, params),
+        None if previous is None else unpack_params(arch, previous),
+        sample_index,
+    )

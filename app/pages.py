@@ -157,7 +157,7 @@ def allowed(current: Session) -> dict[str, bool]:
         "step": True,
         "substep": True,
         "reset": True,
-        "undo": any(snap.step < current.step for snap in current.history),
+        "undo": current.can_undo,
     }
 
 

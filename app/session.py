@@ -12,7 +12,9 @@ The phase machine::
 ``update`` needs a finished backward pass. Any edit clears the traces and returns to ``idle``.
 
 Traces are derived data: they are recomputed from the parameters and the phase when a session is
-loaded (see :func:`replay`), so storage and export hold only what cannot be recomputed.
+loaded (see :func:`replay`), so storage and export hold only what cannot be recomputed. What grows
+with training (every loss, the kept states for undo) is the session's :class:`~app.history.History`,
+stored apart from the rest so that a step costs what the network costs, not what the history does.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from app.engine import (
     ForwardTrace,
     Parameters,
 )
+from app.history import MAX_KEPT, History, Snapshot, history_of
 
 Phase = Literal["idle", "forwarding", "forward", "backwarding", "backward", "updated"]
 PHASES: tuple[Phase, ...] = get_args(Phase)
@@ -47,7 +50,9 @@ MAX_TRAIN_STEPS = 1_000_000
 #: Most updates a session keeps the loss of; beyond it training is refused until a reset.
 MAX_LOSS_HISTORY = 2_000_000
 #: Most states kept for undo and the timeline; older ones are thinned out.
-MAX_HISTORY = 1000
+MAX_HISTORY = MAX_KEPT
+#: The latest losses a session carries in its state (the rest are read from its history).
+RECENT_LOSSES = 100
 
 
 class PhaseError(Exception):
@@ -82,19 +87,6 @@ class Config:
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """A kept state for undo and the timeline: the parameters right after an update."""
-
-    step: int
-    #: Loss of the forward pass behind this update (None for the starting state).
-    loss: float | None
-    params: Parameters
-    #: Parameters before this update, so its traces can be replayed (None: show it idle).
-    previous: Parameters | None
-    sample_index: int
-
-
-@dataclass(frozen=True)
 class Origin:
     """How the session was created, for reset."""
 
@@ -121,10 +113,11 @@ class Session:
     previous: Parameters | None = None
     #: Number of updates applied so far.
     step: int = 0
-    #: Loss of the forward pass behind each update; may run past ``step`` after a restore,
-    #: so the timeline can jump forward again. The visible history is ``loss_history``.
-    loss_trajectory: tuple[float, ...] = ()
-    history: tuple[Snapshot, ...] = ()
+    #: Every loss and the kept states. Losses may run past ``step`` after a restore, so the
+    #: timeline can jump forward again; the next update drops them.
+    history: History = field(default_factory=History)
+    #: The losses of the last (at most RECENT_LOSSES) updates before ``step``, oldest first.
+    recent_losses: tuple[float, ...] = ()
     #: True when the last step was a sub-step, so the diagram highlights just what it computed.
     substep_mode: bool = False
 
@@ -134,8 +127,13 @@ class Session:
 
     @property
     def loss_history(self) -> tuple[float, ...]:
-        """Loss of the forward pass behind each of the ``step`` updates so far."""
-        return self.loss_trajectory[: self.step]
+        """Loss of the forward pass behind each of the ``step`` updates so far (reads them all)."""
+        return tuple(self.history.losses(0, self.step).tolist())
+
+    @property
+    def can_undo(self) -> bool:
+        """Whether a state before the current step is kept (cheap: no history read)."""
+        return 0 <= self.history.first_kept < self.step
 
     @property
     def input(self) -> list[float]:
@@ -231,7 +229,7 @@ def create(
         params=params,
         data=data,
         origin=Origin(config, params, data),
-        history=(Snapshot(0, None, params, None, 0),),
+        history=history_of((), (Snapshot(0, None, params, None, 0),)),
     )
 
 
@@ -298,24 +296,8 @@ def _update_error(phase: Phase) -> str:
     }.get(phase, "run backward first")
 
 
-def _record(
-    history: list[Snapshot], trajectory: list[float], step: int, loss: float, snapshot: Snapshot
-) -> None:
-    """Append an update to the (thinned) history and the loss trajectory, dropping any future."""
-    while history and history[-1].step >= step:
-        history.pop()
-    del trajectory[step - 1 :]
-    trajectory.append(loss)
-    history.append(snapshot)
-    if len(history) > MAX_HISTORY:
-        _thin(history)
-
-
-def _thin(history: list[Snapshot]) -> None:
-    """Keep the first state and the newest half; drop every other state in between."""
-    keep_recent = MAX_HISTORY // 2
-    middle = history[1 : len(history) - keep_recent]
-    history[1 : len(history) - keep_recent] = middle[1::2]
+def _recent(recent: tuple[float, ...], losses: Sequence[float]) -> tuple[float, ...]:
+    return (*recent, *losses[-RECENT_LOSSES:])[-RECENT_LOSSES:]
 
 
 def run_update(session: Session) -> Session:
@@ -330,19 +312,19 @@ def run_update(session: Session) -> Session:
     loss = session.forward.loss
     assert loss is not None
     step = session.step + 1
-    history = list(session.history)
-    trajectory = list(session.loss_trajectory)
-    _record(
-        history, trajectory, step, loss, Snapshot(step, loss, params, session.params, session.sample_index)
-    )
+    writer = session.history.writer()
+    # Recording update `step` drops whatever a restore had left from it on.
+    writer.truncate(losses=step - 1, kept_below=step)
+    writer.add_losses((loss,))
+    writer.keep(Snapshot(step, loss, params, session.params, session.sample_index))
     return replace(
         session,
         params=params,
         previous=session.params,
         phase="updated",
         step=step,
-        loss_trajectory=tuple(trajectory),
-        history=tuple(history),
+        history=writer.result(),
+        recent_losses=_recent(session.recent_losses, (loss,)),
         substep_mode=False,
     )
 
@@ -465,9 +447,12 @@ def run_steps(session: Session, count: int) -> Session:
     params = session.params
     index = session.sample_index
     phase: Phase = session.phase
-    history = list(session.history)
-    trajectory = list(session.loss_trajectory)
     step = session.step
+    writer = session.history.writer()
+    writer.truncate(losses=step, kept_below=step + 1)
+    # Thinning depends on the step numbers alone: build snapshots only for the states it keeps.
+    survivors = writer.will_keep(step + 1, count - 1)
+    losses: list[float] = []
     # Each sample's batch, sliced once (the data were checked when they entered the session).
     batches = [_batch(session, i) for i in range(len(data) if config.mode == "sgd" else 1)]
     engine.check_learning_rate(config.learning_rate)
@@ -480,16 +465,21 @@ def run_steps(session: Session, count: int) -> Session:
             arch, params, inputs, targets, config.learning_rate, config.train_biases
         )
         step += 1
-        _record(history, trajectory, step, loss, Snapshot(step, loss, new_params, params, index))
+        losses.append(loss)
+        if step in survivors:
+            writer.keep(Snapshot(step, loss, new_params, params, index))
+        else:
+            writer.skip(step)
         params = new_params
+    writer.add_losses(losses)
     partial = replace(
         session,
         params=params,
         sample_index=index,
         phase=phase,
         step=step,
-        loss_trajectory=tuple(trajectory),
-        history=tuple(history),
+        history=writer.result(),
+        recent_losses=_recent(session.recent_losses, losses),
     )
     # The last step through the full path, so the traces and "previous" are those of one step.
     return run_step(partial)
@@ -497,30 +487,32 @@ def run_steps(session: Session, count: int) -> Session:
 
 def undo(session: Session) -> Session:
     """Back to the state after the previous kept update."""
-    earlier = [snap for snap in session.history if snap.step < session.step]
-    if not earlier:
+    earlier = session.history.latest_before(session.step) if session.can_undo else None
+    if earlier is None:
         raise PhaseError("nothing to undo: no update has been made since the start (or the last edit)")
-    return restore(session, earlier[-1].step)
+    return _restored(session, earlier)
 
 
 def restore(session: Session, step: int) -> Session:
     """The state exactly as it was right after update ``step`` (later states stay kept)."""
-    for snap in session.history:
-        if snap.step == step:
-            break
-    else:
-        kept = ", ".join(str(s.step) for s in session.history[-5:])
+    snap = session.history.snapshot(step)
+    if snap is None:
+        kept = ", ".join(str(k.step) for k in session.history.kept()[-5:])
         raise NotKeptError(f"step {step} is not kept in the history (the latest kept: {kept})")
-    sample_index = snap.sample_index % len(session.data)
+    return _restored(session, snap)
+
+
+def _restored(session: Session, snap: Snapshot) -> Session:
     restored = replace(
         session,
         params=snap.params,
         previous=snap.previous,
-        sample_index=sample_index,
+        sample_index=snap.sample_index % len(session.data),
         step=snap.step,
         phase="updated" if snap.previous is not None else "idle",
         forward=None,
         backward=None,
+        recent_losses=tuple(session.history.losses(snap.step - RECENT_LOSSES, snap.step).tolist()),
         substep_mode=False,
     )
     return replay(restored)
@@ -535,7 +527,7 @@ def reset(session: Session) -> Session:
         params=origin.params,
         data=origin.data,
         origin=origin,
-        history=(Snapshot(0, None, origin.params, None, 0),),
+        history=session.history.restarted(Snapshot(0, None, origin.params, None, 0)),
     )
 
 
@@ -584,16 +576,17 @@ def edit(
     _check_data_fits(session.arch, data)
     params = session.params
     history = session.history
-    trajectory = session.loss_trajectory
     if weights is not None or biases is not None:
         params = engine.make_parameters(
             session.arch,
             weights if weights is not None else [w.tolist() for w in params.weights],
             biases if biases is not None else [b.tolist() for b in params.biases],
         )
-        kept = tuple(s for s in history if s.step < session.step)
-        history = (*kept, Snapshot(session.step, None, params, None, index))
-        trajectory = trajectory[: session.step]
+        # A new branch: the states from this step on and the losses beyond it are dropped.
+        writer = history.writer()
+        writer.truncate(losses=session.step, kept_below=session.step)
+        writer.keep(Snapshot(session.step, None, params, None, index), thinning=False)
+        history = writer.result()
     return replace(
         session,
         config=config,
@@ -601,7 +594,6 @@ def edit(
         sample_index=index,
         params=params,
         history=history,
-        loss_trajectory=trajectory,
         phase="idle",
         forward=None,
         backward=None,

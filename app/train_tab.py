@@ -19,7 +19,7 @@ from app.api import Store
 from app.engine import EngineError
 from app.pages import SameOrigin
 from app.panel import View
-from app.session import MAX_TRAIN_EPOCHS, PhaseError, Session, Snapshot
+from app.session import MAX_TRAIN_EPOCHS, PhaseError, Session
 from app.store import SessionStore
 from app.templating import is_htmx, render_page, render_regions
 from app.training import Runs
@@ -44,8 +44,7 @@ class Timeline:
 
 
 def timeline(current: Session) -> Timeline:
-    history: tuple[Snapshot, ...] = current.history
-    steps = tuple(snap.step for snap in history)
+    steps = tuple(kept.step for kept in current.history.kept())
     at = max((k for k, step in enumerate(steps) if step <= current.step), default=0)
     return Timeline(steps, at)
 

@@ -247,7 +247,7 @@ class Runs:
             except (EngineError, PhaseError) as exc:
                 return "failed", f"training stopped after {done} of {total} steps: {exc}"
             done += count
-            self._progress(run, count, new.loss_history[-1])
+            self._progress(run, count, new.recent_losses[-1])
             # Aim the next chunk at chunk_seconds of compute, growing at most MAX_GROWTH times.
             per_step = max(timing[-1], 1e-9) / count
             chunk = max(1, min(int(self.chunk_seconds / per_step), count * MAX_GROWTH))

@@ -100,12 +100,15 @@ def test_round_trip_is_exact(session: Session, compact: bool) -> None:
 def test_thinned_history_survives_the_round_trip() -> None:
     session = dict(CASES)["thinned"]
     assert session.step == 1200
-    assert len(session.history) < MAX_HISTORY
-    assert session.history[0].step == 0
+    assert len(session.history.snapshots()) < MAX_HISTORY
+    assert session.history.snapshots()[0].step == 0
     back = round_trip(session, compact=True)
-    assert [h.step for h in back.history] == [h.step for h in session.history]
+    assert [h.step for h in back.history.snapshots()] == [h.step for h in session.history.snapshots()]
     assert len(back.loss_history) == 1200
-    assert_sessions_equal(restore(back, session.history[3].step), restore(session, session.history[3].step))
+    assert_sessions_equal(
+        restore(back, session.history.snapshots()[3].step),
+        restore(session, session.history.snapshots()[3].step),
+    )
     # ... and it keeps on training exactly as the original does.
     assert_sessions_equal(train(back, 3), train(session, 3))
 
@@ -114,7 +117,7 @@ def test_a_restored_session_keeps_working_like_the_original() -> None:
     session = dict(CASES)["restored-with-future"]
     back = round_trip(session, compact=False)
     assert back.step == 2
-    assert len(back.loss_trajectory) == 5
+    assert len(tuple(back.history.losses().tolist())) == 5
     assert_sessions_equal(restore(back, 5), restore(session, 5))
     assert_sessions_equal(run_step(back), run_step(session))
 
@@ -151,13 +154,13 @@ def test_document_layout() -> None:
         assert "forward" not in document
         assert "backward" not in document
     # Plain: numbers; compact: base64 of little-endian float64.
-    assert plain["loss_trajectory"] == list(session.loss_trajectory)
+    assert plain["loss_trajectory"] == list(session.history.losses().tolist())
     assert [h["step"] for h in plain["history"]] == [0, 1, 2]
     packed = np.frombuffer(base64.b64decode(compact["loss_trajectory"]), dtype="<f8")
-    assert packed.tolist() == list(session.loss_trajectory)
+    assert packed.tolist() == list(session.history.losses().tolist())
     assert compact["history"]["steps"] == [0, 1, 2]
     assert compact["history"]["has_previous"] == [False, True, True]
-    assert compact["history"]["losses"] == [None, *session.loss_trajectory]
+    assert compact["history"]["losses"] == [None, *tuple(session.history.losses().tolist())]
 
 
 def test_plain_and_compact_give_the_same_session() -> None:

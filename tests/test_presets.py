@@ -174,7 +174,7 @@ def test_mazur_error_after_10000_rounds() -> None:
     assert_published(trained.loss_history[-1], "0.0000351085")  # matches the post
     assert trained.loss_history[-1] == pytest.approx(oracle[9_999], rel=1e-9)
     # The outputs of that same pass, from the parameters after 9,999 updates.
-    before = trained.history[-2]
+    before = trained.history.snapshots()[-2]
     assert before.step == 9_999
     y = engine.predict(trained.arch, before.params, np.array([[0.05, 0.10]]))[0]
     _, (p1, p2) = mazur_oracle(9_999)

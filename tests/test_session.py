@@ -133,9 +133,11 @@ def assert_sessions_equal(a: Session, b: Session) -> None:
     assert_params_equal(a.origin.params, b.origin.params, "origin.params")
     assert_data_equal(a.origin.data, b.origin.data, "origin.data")
     assert_same_state(a, b)
-    assert a.loss_trajectory == b.loss_trajectory
-    assert len(a.history) == len(b.history)
-    for x, y in zip(a.history, b.history, strict=True):
+    assert tuple(a.history.losses().tolist()) == tuple(b.history.losses().tolist())
+    assert a.recent_losses == b.recent_losses
+    assert a.history.summary() == b.history.summary()
+    assert len(a.history.snapshots()) == len(b.history.snapshots())
+    for x, y in zip(a.history.snapshots(), b.history.snapshots(), strict=True):
         assert (x.step, x.loss, x.sample_index) == (y.step, y.loss, y.sample_index)
         assert_params_equal(x.params, y.params, f"history[{x.step}].params")
         assert_params_equal(x.previous, y.previous, f"history[{x.step}].previous")
@@ -206,8 +208,10 @@ def test_default_create_is_the_article_setting() -> None:
     assert s.data.is_single
     assert [w.shape for w in s.params.weights] == [(2, 3), (3, 2)]
     assert [b.shape for b in s.params.biases] == [(3,), (2,)]
-    assert [(h.step, h.loss, h.sample_index, h.previous) for h in s.history] == [(0, None, 0, None)]
-    assert_params_equal(s.history[0].params, s.params)
+    assert [(h.step, h.loss, h.sample_index, h.previous) for h in s.history.snapshots()] == [
+        (0, None, 0, None)
+    ]
+    assert_params_equal(s.history.snapshots()[0].params, s.params)
     assert_params_equal(s.origin.params, s.params, "origin")
 
 
@@ -398,8 +402,8 @@ def test_loss_history_gets_the_loss_of_the_forward_pass_behind_each_update() -> 
         losses.append(forwarded.forward.loss)
         s = run_update(run_backward(forwarded))
     assert s.loss_history == tuple(losses)
-    assert s.loss_trajectory == tuple(losses)
-    assert [h.loss for h in s.history] == [None, *losses]
+    assert tuple(s.history.losses().tolist()) == tuple(losses)
+    assert [h.loss for h in s.history.snapshots()] == [None, *losses]
     assert losses[-1] < losses[0]  # it learns
 
 
@@ -454,7 +458,7 @@ def test_train_dataset_sgd_equals_single_steps_in_sample_order() -> None:
     assert trained.step == 12
     assert_sessions_equal(trained, by_steps)
     # One sample per step, in order; the last update used sample 3.
-    assert [h.sample_index for h in trained.history] == [0, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]
+    assert [h.sample_index for h in trained.history.snapshots()] == [0, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]
     assert trained.sample_index == 3
     assert trained.phase == "updated"
     # The forward after an update moves on (wrapping round).
@@ -489,7 +493,7 @@ def test_train_batch_mode_equals_single_steps() -> None:
     assert trained.step == 5
     assert trained.sample_index == 0
     assert_sessions_equal(trained, stepped(s, 5))
-    assert [h.sample_index for h in trained.history] == [0] * 6
+    assert [h.sample_index for h in trained.history.snapshots()] == [0] * 6
 
 
 def test_run_steps_of_zero_is_the_session_itself() -> None:
@@ -654,8 +658,8 @@ def test_restore_equals_a_fresh_session_and_later_states_stay_restorable() -> No
     for k in (3, 0, 6, 1, 5):
         latest = restore(latest, k)
         assert_same_state(latest, stepped(s, k))
-        assert latest.loss_trajectory == stepped(s, 6).loss_trajectory
-    assert [h.step for h in latest.history] == list(range(7))
+        assert tuple(latest.history.losses().tolist()) == tuple(stepped(s, 6).history.losses().tolist())
+    assert [h.step for h in latest.history.snapshots()] == list(range(7))
 
 
 def test_restore_refuses_a_step_that_is_not_kept() -> None:
@@ -671,9 +675,9 @@ def test_an_update_after_a_restore_drops_the_later_states() -> None:
     later = restore(stepped(s, 5), 2)
     branched = run_step(edit(later, learning_rate=2.0))
     assert branched.step == 3
-    assert [h.step for h in branched.history] == [0, 1, 2, 3]
-    assert len(branched.loss_trajectory) == 3
-    assert branched.loss_trajectory[:2] == stepped(s, 5).loss_trajectory[:2]
+    assert [h.step for h in branched.history.snapshots()] == [0, 1, 2, 3]
+    assert len(tuple(branched.history.losses().tolist())) == 3
+    assert tuple(branched.history.losses().tolist())[:2] == tuple(stepped(s, 5).history.losses().tolist())[:2]
     assert not np.array_equal(branched.params.weights[0], stepped(s, 3).params.weights[0])
     with pytest.raises(NotKeptError):
         restore(branched, 4)
@@ -681,12 +685,12 @@ def test_an_update_after_a_restore_drops_the_later_states() -> None:
     sub = later
     for _ in range(6):
         sub = run_substep(sub)
-    assert [h.step for h in sub.history] == [0, 1, 2, 3]
-    assert len(sub.loss_trajectory) == 3
+    assert [h.step for h in sub.history.snapshots()] == [0, 1, 2, 3]
+    assert len(tuple(sub.history.losses().tolist())) == 3
 
 
 def check_history_invariants(s: Session) -> None:
-    steps = [h.step for h in s.history]
+    steps = [h.step for h in s.history.snapshots()]
     assert len(steps) <= MAX_HISTORY
     assert steps[0] == 0
     assert all(a < b for a, b in itertools.pairwise(steps))
@@ -701,7 +705,7 @@ def test_history_thinning_single_steps() -> None:
     for _ in range(1300):
         s = run_step(s)
         check_history_invariants(s)
-        lengths.append(len(s.history))
+        lengths.append(len(s.history.snapshots()))
     assert max(lengths) == MAX_HISTORY
     assert lengths[998] == MAX_HISTORY  # 1000 entries after step 999
     assert lengths[999] < MAX_HISTORY  # thinned at step 1000
@@ -711,7 +715,7 @@ def test_history_thinning_in_train_keeps_restorable_states() -> None:
     s = create("h", seed=2)
     trained = train(s, 2500)
     check_history_invariants(trained)
-    steps = [h.step for h in trained.history]
+    steps = [h.step for h in trained.history.snapshots()]
     dropped = next(k for k in range(1, 2500) if k not in steps)
     with pytest.raises(NotKeptError):
         restore(trained, dropped)
@@ -736,7 +740,7 @@ def test_reset_returns_to_the_creation_state() -> None:
     assert_sessions_equal(back, s)
     assert back.step == 0
     assert back.loss_history == ()
-    assert len(back.history) == 1
+    assert len(back.history.snapshots()) == 1
     assert back.config.learning_rate == 0.7
     assert back.config.mode == "sgd"
     assert back.data.name == "xor"
@@ -752,7 +756,7 @@ def test_edit_clears_traces_and_returns_to_idle() -> None:
         assert edited.previous is None
         assert edited.config.learning_rate == 0.25
         assert edited.step == s.step
-        assert edited.history == s.history
+        assert edited.history is s.history
         assert_params_equal(edited.params, s.params)
 
 
@@ -762,13 +766,13 @@ def test_edit_of_the_weights_starts_a_new_history_branch() -> None:
     back = restore(five, 2)
     new_weights = [[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]]
     edited = edit(back, weights=new_weights)
-    assert [h.step for h in edited.history] == [0, 1, 2]
+    assert [h.step for h in edited.history.snapshots()] == [0, 1, 2]
     assert edited.loss_history == five.loss_history[:2]
-    assert edited.loss_trajectory == five.loss_trajectory[:2]
-    assert edited.history[-1].loss is None
-    assert edited.history[-1].previous is None
-    assert_arrays_equal(edited.history[-1].params.weights[0], np.array(new_weights[0]), "w0")
-    assert_array_tuples_equal(edited.params.biases, five.history[2].params.biases, "biases")
+    assert tuple(edited.history.losses().tolist()) == tuple(five.history.losses().tolist())[:2]
+    assert edited.history.snapshots()[-1].loss is None
+    assert edited.history.snapshots()[-1].previous is None
+    assert_arrays_equal(edited.history.snapshots()[-1].params.weights[0], np.array(new_weights[0]), "w0")
+    assert_array_tuples_equal(edited.params.biases, five.history.snapshots()[2].params.biases, "biases")
     with pytest.raises(NotKeptError):
         restore(edited, 3)
     # Undo goes to the state before the edit branch; restore(2) is the edited state.
@@ -779,7 +783,7 @@ def test_edit_of_the_weights_starts_a_new_history_branch() -> None:
     # Stepping on from the edit continues the new branch.
     on = run_step(edited)
     assert on.step == 3
-    assert [h.step for h in on.history] == [0, 1, 2, 3]
+    assert [h.step for h in on.history.snapshots()] == [0, 1, 2, 3]
 
 
 def test_edit_of_the_input_with_a_dataset_replaces_the_current_row() -> None:
@@ -878,8 +882,8 @@ def test_replay_rebuilds_the_traces_bit_for_bit() -> None:
             phase=s.phase,
             previous=s.previous,
             step=s.step,
-            loss_trajectory=s.loss_trajectory,
             history=s.history,
+            recent_losses=s.recent_losses,
         )
         assert_sessions_equal(replay(stripped, progress_of(s)), s)
         s = run_substep(s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -13,7 +14,17 @@ from typing import Protocol
 import numpy as np
 import pytest
 
-from app.session import PhaseError, Session, create, restore, run_backward, run_step, run_substep
+from app import codec
+from app.session import (
+    PhaseError,
+    Session,
+    create,
+    restore,
+    run_backward,
+    run_step,
+    run_substep,
+    train,
+)
 from app.settings import Settings
 from app.store import MemoryStore, SessionNotFoundError, SessionStore, SqliteStore, open_store
 from tests.test_session import assert_params_equal, assert_sessions_equal, stepped
@@ -290,9 +301,9 @@ def test_sqlite_restart_returns_an_equal_session(tmp_path: Path, substeps: int) 
         assert_sessions_equal(back, session)
         assert back.phase == session.phase
         assert back.sample_index == session.sample_index == (0 if substeps == 0 else 1)
-        assert len(back.loss_trajectory) == 6
+        assert len(tuple(back.history.losses().tolist())) == 6
         assert back.step == 5 + (1 if substeps == 8 else 0)
-        assert [h.step for h in back.history] == [h.step for h in session.history]
+        assert [h.step for h in back.history.snapshots()] == [h.step for h in session.history.snapshots()]
         # It carries on exactly as the original would.
         assert_sessions_equal(run_substep(back), run_substep(session))
     finally:
@@ -358,21 +369,170 @@ def test_memory_store_close_is_harmless() -> None:
     assert store.get("a").id == "a"
 
 
-def test_sqlite_stores_sessions_as_compact_documents(tmp_path: Path) -> None:
+def test_sqlite_stores_the_state_apart_from_the_history(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     store = SqliteStore(path, ttl=TTL, max_sessions=10, clock=FakeClock(5.0))
     try:
         store.add(stepped(create("a"), 3))
         db = sqlite3.connect(path)
         try:
-            ((document, last_used),) = db.execute("SELECT document, last_used FROM sessions").fetchall()
+            ((state, last_used),) = db.execute("SELECT state, last_used FROM session_states").fetchall()
+            losses = db.execute("SELECT chunk, length(data) FROM losses WHERE sid = 'a'").fetchall()
+            kept = db.execute("SELECT step FROM kept WHERE sid = 'a' ORDER BY step").fetchall()
         finally:
             db.close()
         assert last_used == 5.0
-        assert '"format":"backprop-viz.session"' in document
-        assert '"loss_trajectory":"' in document  # base64, not a list of numbers
+        assert '"format":"backprop-viz.state"' in state
+        assert "loss_trajectory" not in state
+        assert losses == [(0, 3 * 8)]
+        assert kept == [(0,), (1,), (2,), (3,)]
+        assert store.history_rows("a") == {"losses": 1, "kept": 4, "envelope": 3}
     finally:
         store.close()
+
+
+def state_bytes(path: Path, session_id: str) -> int:
+    db = sqlite3.connect(path)
+    try:
+        ((size,),) = db.execute("SELECT length(state) FROM session_states WHERE id = ?", (session_id,))
+    finally:
+        db.close()
+    return int(size)
+
+
+def test_a_sessions_stored_state_stays_small_however_long_it_trains(tmp_path: Path) -> None:
+    """The 2-3-2 state is under 10 KB fresh and after 100,000 updates: the history is elsewhere."""
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(path, ttl=TTL, max_sessions=10)
+    try:
+        store.add(create("a"))
+        fresh = state_bytes(path, "a")
+        store.update("a", lambda s: train(s, 100_000))
+        trained = state_bytes(path, "a")
+        assert fresh < 10_000
+        assert trained < 10_000
+        assert store.get("a").history.loss_count == 100_000
+    finally:
+        store.close()
+
+
+class Tracer:
+    """Every statement the store's connections run, with its parameters written out."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.statements: list[str] = []
+        store.ping()
+        for db in store._connections:
+            db.set_trace_callback(self.statements.append)
+
+    def measure(self, action: Callable[[], object]) -> tuple[int, int]:
+        """Statements that write, and their bytes, while ``action`` runs."""
+        self.statements.clear()
+        action()
+        writes = [s for s in self.statements if s.split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+        return len(writes), sum(len(s) for s in writes)
+
+
+def test_a_steps_store_write_does_not_grow_with_the_history(tmp_path: Path) -> None:
+    """Writes of 600 steps on a fresh session and of the same 600 steps after 20,480 more: the same
+    statements and, but for the thinnings, the same bytes (chunk positions line up: 20,480 is a
+    multiple of the chunk size)."""
+    store = SqliteStore(tmp_path / "s.sqlite3", ttl=TTL, max_sessions=10)
+    try:
+        store.add(create("fresh"))
+        store.add(create("old"))
+        store.update("old", lambda s: train(s, 20_480))
+        tracer = Tracer(store)
+
+        def per_step(session_id: str) -> list[tuple[int, int]]:
+            return [tracer.measure(lambda: store.update(session_id, run_step)) for _ in range(600)]
+
+        fresh, old = per_step("fresh"), per_step("old")
+        thinning = [k for k, (count, _) in enumerate(old) if count > fresh[k][0]]
+        # One thinning every 250 updates once 1,000 states are kept (there are, after 20,480).
+        assert len(thinning) == 3
+        assert thinning[1] - thinning[0] == thinning[2] - thinning[1] == 250
+        for k in range(600):
+            if k in thinning:
+                continue
+            assert old[k][0] == fresh[k][0]
+            if k >= 100:  # from then on both states carry 100 recent losses
+                # The numbers written (losses, weights) differ in their digits only.
+                assert abs(old[k][1] - fresh[k][1]) < 200
+        assert max(count for count, _ in old) < 300  # a thinning drops 250 rows
+    finally:
+        store.close()
+
+
+def test_reads_of_a_long_history_touch_only_what_they_need(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite3", ttl=TTL, max_sessions=10)
+    try:
+        store.add(create("a"))
+        store.update("a", lambda s: train(s, 5_000))
+        tracer = Tracer(store)
+        tracer.measure(lambda: store.get("a"))
+        assert not [s for s in tracer.statements if "losses" in s or "kept" in s or "envelope" in s]
+        tracer.statements.clear()
+        store.stamp("a")
+        assert len(tracer.statements) == 1
+    finally:
+        store.close()
+
+
+def test_eviction_and_expiry_drop_the_history_too(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(path, ttl=TTL, max_sessions=2, clock=clock)
+    try:
+        store.add(stepped(create("a"), 3))
+        clock.advance(1)
+        store.add(stepped(create("b"), 3))
+        clock.advance(1)
+        store.add(stepped(create("c"), 3))  # evicts "a"
+        assert store.history_rows("a") == {"losses": 0, "kept": 0, "envelope": 0}
+        clock.advance(TTL + 1)
+        with pytest.raises(SessionNotFoundError):
+            store.get("b")  # expired: dropped as it is read
+        assert store.history_rows("b") == {"losses": 0, "kept": 0, "envelope": 0}
+        store.delete("c")
+        assert store.history_rows("c") == {"losses": 0, "kept": 0, "envelope": 0}
+    finally:
+        store.close()
+
+
+def test_sessions_stored_by_the_previous_version_are_migrated(tmp_path: Path) -> None:
+    """A file in the layout before the history moved out (one JSON document per session, history
+    inside) is converted when opened: every session keeps its state, history and last use."""
+    path = tmp_path / "old.sqlite3"
+    session = stepped(create("old", layers=[2, 4, 2], seed=3), 7)
+    session = restore(session, 4)  # losses run past the step: the timeline can jump forward
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, document TEXT NOT NULL, last_used REAL NOT NULL,"
+        " version INTEGER NOT NULL DEFAULT 0)"
+    )
+    document = json.dumps(codec.to_document(session, compact=True), separators=(",", ":"))
+    db.execute("INSERT INTO sessions VALUES ('old', ?, 1000.0, 3)", (document,))
+    db.execute("INSERT INTO sessions VALUES ('broken', '{\"format\": 1}', 1000.0, 0)")
+    db.commit()
+    db.close()
+    store = SqliteStore(path, ttl=TTL, max_sessions=10, clock=FakeClock(1000.0))
+    try:
+        migrated = store.get("old")
+        assert_sessions_equal(migrated, session)
+        assert migrated.history.loss_count == 7
+        assert_sessions_equal(restore(migrated, 6), restore(session, 6))
+        with pytest.raises(SessionNotFoundError):
+            store.get("broken")
+        assert store.count() == 1
+    finally:
+        store.close()
+    check = sqlite3.connect(path)
+    try:
+        assert check.execute("PRAGMA user_version").fetchone() == (2,)
+        tables = {row[0] for row in check.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "sessions" not in tables
+    finally:
+        check.close()
 
 
 def test_open_store_picks_the_backend(tmp_path: Path) -> None:

@@ -1,0 +1,37 @@
+"""Where sessions live: one interface (:class:`SessionStore`) and its backends.
+
+Every backend keeps a session's state apart from its history (an append-only log, see
+app/history.py), serialises work on one session, expires sessions left unused for longer than the
+TTL and, when full, evicts the least recently used. Routes and engine never see which one is used.
+"""
+
+from __future__ import annotations
+
+import time
+
+from app.settings import Settings
+from app.store.base import Clock, SessionNotFoundError, SessionStore, StoreBusyError
+from app.store.memory import MemoryStore
+from app.store.sqlite import SqliteStore
+
+__all__ = [
+    "Clock",
+    "MemoryStore",
+    "SessionNotFoundError",
+    "SessionStore",
+    "SqliteStore",
+    "StoreBusyError",
+    "open_store",
+]
+
+
+def open_store(settings: Settings, clock: Clock = time.time) -> SessionStore:
+    """The backend the settings choose."""
+    if settings.store == "memory":
+        return MemoryStore(ttl=settings.session_ttl, max_sessions=settings.max_sessions, clock=clock)
+    return SqliteStore(
+        settings.data_dir / "sessions.sqlite3",
+        ttl=settings.session_ttl,
+        max_sessions=settings.max_sessions,
+        clock=clock,
+    )

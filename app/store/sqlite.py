@@ -1,0 +1,441 @@
+"""Sessions in an embedded SQLite file (WAL mode): they survive a restart of the server.
+
+Four tables: ``session_states`` (one row per session: its state document, a few KB, its last use and
+a version), and the history as an append-only log — ``losses`` (fixed-size chunks of float64),
+``kept`` (one row per kept state) and ``envelope`` (the min–max buckets of the loss curve). A step
+rewrites the state row and touches one or two rows of the log, whatever the history holds.
+
+Connections come from a pool (threads that come and go, like training runs, leave none behind);
+writes run in ``BEGIN IMMEDIATE`` transactions and a session's row carries a version, so several
+server processes can share the file without losing an update.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app import codec
+from app.engine import Architecture, EngineError
+from app.history import (
+    Envelope,
+    FloatArray,
+    History,
+    Kept,
+    Snapshot,
+    Summary,
+    apply,
+    to_save,
+    width_for,
+)
+from app.session import Session
+from app.store.base import Clock, SessionNotFoundError, SessionStore, StoreBusyError
+
+#: How often an update is recomputed when another process changed the session meanwhile.
+CONFLICT_RETRIES = 5
+#: Losses per row of the ``losses`` table (4 KB of float64).
+CHUNK = 512
+#: A read marks a session as used at most this often (a write per read would cost more than it tells).
+TOUCH_SECONDS = 1.0
+#: The layout this module writes (``PRAGMA user_version``); 0 is the layout before the history
+#: moved out of the session document, which :meth:`SqliteStore._migrate` converts.
+SCHEMA_VERSION = 2
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS session_states ("
+    " id TEXT PRIMARY KEY, state TEXT NOT NULL, last_used REAL NOT NULL,"
+    " version INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS session_states_last_used ON session_states (last_used)",
+    "CREATE TABLE IF NOT EXISTS losses ("
+    " sid TEXT NOT NULL, chunk INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (sid, chunk))",
+    "CREATE TABLE IF NOT EXISTS kept ("
+    " sid TEXT NOT NULL, step INTEGER NOT NULL, loss REAL, sample_index INTEGER NOT NULL,"
+    " params BLOB NOT NULL, previous BLOB, PRIMARY KEY (sid, step))",
+    "CREATE TABLE IF NOT EXISTS envelope ("
+    " sid TEXT NOT NULL, bucket INTEGER NOT NULL, low REAL NOT NULL, high REAL NOT NULL,"
+    " low_at INTEGER NOT NULL, high_at INTEGER NOT NULL, PRIMARY KEY (sid, bucket)) WITHOUT ROWID",
+)
+HISTORY_TABLES = ("losses", "kept", "envelope")
+
+Query = Callable[[str, Sequence[Any]], list[Any]]
+
+
+class _Reads:
+    """Reading one session's history through ``query`` (a pooled connection, or a transaction's)."""
+
+    def __init__(self, query: Query, session_id: str, arch: Architecture, count: int) -> None:
+        self._query = query
+        self.session_id = session_id
+        self.arch = arch
+        self._count = count
+
+    def read_losses(self, start: int, stop: int) -> FloatArray:
+        start, stop = max(0, start), min(stop, self._count)
+        if start >= stop:
+            return np.zeros(0)
+        first, last = start // CHUNK, (stop - 1) // CHUNK
+        rows = self._query(
+            "SELECT data FROM losses WHERE sid = ? AND chunk BETWEEN ? AND ? ORDER BY chunk",
+            (self.session_id, first, last),
+        )
+        values = np.frombuffer(b"".join(row[0] for row in rows), dtype="<f8").astype(np.float64)
+        return values[start - first * CHUNK : stop - first * CHUNK]
+
+    def read_kept(self) -> list[Kept]:
+        rows = self._query("SELECT step, loss FROM kept WHERE sid = ? ORDER BY step", (self.session_id,))
+        return [Kept(int(step), None if loss is None else float(loss)) for step, loss in rows]
+
+    def read_snapshot(self, step: int) -> Snapshot | None:
+        rows = self._query(
+            "SELECT loss, sample_index, params, previous FROM kept WHERE sid = ? AND step = ?",
+            (self.session_id, step),
+        )
+        if not rows:
+            return None
+        loss, index, params, previous = rows[0]
+        return codec.snapshot_from_row(self.arch, step, loss, int(index), params, previous)
+
+    def read_envelope(self, first: int = 0) -> Envelope:
+        rows = self._query(
+            "SELECT low, high, low_at, high_at FROM envelope WHERE sid = ? AND bucket >= ? ORDER BY bucket",
+            (self.session_id, first),
+        )
+        table = np.array(rows, dtype=np.float64).reshape(-1, 4)
+        return Envelope(
+            self._count,
+            width_for(self._count),
+            first,
+            table[:, 0].copy(),
+            table[:, 1].copy(),
+            table[:, 2].astype(np.int64),
+            table[:, 3].astype(np.int64),
+        )
+
+
+class _Log(_Reads):
+    """One session's history inside a write transaction: what :func:`app.history.apply` changes."""
+
+    def __init__(self, db: sqlite3.Connection, session_id: str, arch: Architecture, count: int) -> None:
+        super().__init__(lambda sql, args: db.execute(sql, args).fetchall(), session_id, arch, count)
+        self._db = db
+
+    def _chunk(self, chunk: int) -> FloatArray:
+        row = self._db.execute(
+            "SELECT data FROM losses WHERE sid = ? AND chunk = ?", (self.session_id, chunk)
+        ).fetchone()
+        return np.zeros(0) if row is None else np.frombuffer(row[0], dtype="<f8").astype(np.float64)
+
+    def truncate_losses(self, count: int) -> None:
+        whole, rest = divmod(count, CHUNK)
+        self._db.execute(
+            "DELETE FROM losses WHERE sid = ? AND chunk >= ?", (self.session_id, whole + (1 if rest else 0))
+        )
+        if rest:
+            kept = self._chunk(whole)[:rest]
+            self._db.execute(
+                "UPDATE losses SET data = ? WHERE sid = ? AND chunk = ?",
+                (kept.astype("<f8").tobytes(), self.session_id, whole),
+            )
+        self._count = min(self._count, count)
+
+    def append_losses(self, values: FloatArray) -> None:
+        whole, rest = divmod(self._count, CHUNK)
+        data = np.concatenate([self._chunk(whole)[:rest], values]) if rest else values
+        self._db.executemany(
+            "INSERT OR REPLACE INTO losses (sid, chunk, data) VALUES (?, ?, ?)",
+            [
+                (self.session_id, whole + k // CHUNK, data[k : k + CHUNK].astype("<f8").tobytes())
+                for k in range(0, int(data.size), CHUNK)
+            ],
+        )
+        self._count += int(values.size)
+
+    def write_envelope(self, env: Envelope) -> None:
+        self._db.execute("DELETE FROM envelope WHERE sid = ? AND bucket >= ?", (self.session_id, env.first))
+        self._db.executemany(
+            "INSERT INTO envelope (sid, bucket, low, high, low_at, high_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (self.session_id, env.first + b, lo, hi, lo_at, hi_at)
+                for b, (lo, hi, lo_at, hi_at) in enumerate(
+                    zip(
+                        env.low.tolist(),
+                        env.high.tolist(),
+                        env.low_at.tolist(),
+                        env.high_at.tolist(),
+                        strict=True,
+                    )
+                )
+            ],
+        )
+
+    def drop_kept(self, from_step: int | None, steps: frozenset[int]) -> None:
+        if from_step is not None:
+            self._db.execute("DELETE FROM kept WHERE sid = ? AND step >= ?", (self.session_id, from_step))
+        self._db.executemany(
+            "DELETE FROM kept WHERE sid = ? AND step = ?", [(self.session_id, step) for step in sorted(steps)]
+        )
+
+    def add_kept(self, snapshots: Sequence[Snapshot]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO kept (sid, step, loss, sample_index, params, previous)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    self.session_id,
+                    snap.step,
+                    snap.loss,
+                    snap.sample_index,
+                    codec.pack_params(snap.params),
+                    None if snap.previous is None else codec.pack_params(snap.previous),
+                )
+                for snap in snapshots
+            ],
+        )
+
+
+class SqliteStore(SessionStore):
+    """Sessions in an SQLite file: their states in one table, their histories in three more."""
+
+    def __init__(self, path: Path, *, ttl: float, max_sessions: int, clock: Clock = time.time) -> None:
+        super().__init__(ttl=ttl, max_sessions=max_sessions, clock=clock)
+        self.path = path
+        self._idle: list[sqlite3.Connection] = []
+        self._connections: list[sqlite3.Connection] = []
+        self._ready = threading.Lock()
+        self._migrated = False
+
+    # ----------------------------------------------------------------------------------------
+    # Connections
+    # ----------------------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        # Opened on first use, so importing the app touches no file.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        with self._ready:
+            if not self._migrated:
+                self._prepare(db)
+                self._migrated = True
+        return db
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._guard:
+            db = self._idle.pop() if self._idle else None
+        if db is None:
+            db = self._open()
+            with self._guard:
+                self._connections.append(db)
+        try:
+            yield db
+        finally:
+            with self._guard:
+                self._idle.append(db)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _query(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        with self._connection() as db:
+            return db.execute(sql, args).fetchall()
+
+    # ----------------------------------------------------------------------------------------
+    # Schema and the migration of the earlier layout
+    # ----------------------------------------------------------------------------------------
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        """Create the tables, converting a file written before the history moved out of the
+        session document (every session keeps its state, history and last use)."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            for statement in SCHEMA:
+                db.execute(statement)
+            if version < SCHEMA_VERSION:
+                self._migrate(db)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+        if "document" not in columns:
+            return
+        rows = db.execute("SELECT id, document, last_used FROM sessions")
+        for session_id, document, last_used in rows.fetchall():
+            try:
+                session = codec.from_document(json.loads(document), session_id)
+            except (EngineError, ValueError):
+                continue  # unreadable before the upgrade too: nothing to keep
+            self._insert(db, session, float(last_used))
+        db.execute("DROP TABLE sessions")
+
+    # ----------------------------------------------------------------------------------------
+    # Rows
+    # ----------------------------------------------------------------------------------------
+
+    def _source(self, session_id: str, arch: Architecture, summary: Summary) -> _Reads:
+        return _Reads(self._query, session_id, arch, summary.losses)
+
+    def _decode(self, session_id: str, state: str) -> Session:
+        document = json.loads(state)
+        losses = int(document["history"][0])
+        arch = codec.config_from_json(document["config"]).arch
+        return codec.state_from_json(document, session_id, _Reads(self._query, session_id, arch, losses))
+
+    @staticmethod
+    def _delete_rows(db: sqlite3.Connection, session_id: str) -> None:
+        db.execute("DELETE FROM session_states WHERE id = ?", (session_id,))
+        for table in HISTORY_TABLES:
+            db.execute(f"DELETE FROM {table} WHERE sid = ?", (session_id,))
+
+    def _insert(self, db: sqlite3.Connection, session: Session, now: float) -> Session:
+        """Write a session that is new to this file (its whole history)."""
+        source = self._source(session.id, session.arch, Summary())
+        pending, before, after = to_save(session.history, source)
+        state = json.dumps(codec.state_to_json(session, after), separators=(",", ":"))
+        db.execute(
+            "INSERT INTO session_states (id, state, last_used) VALUES (?, ?, ?)", (session.id, state, now)
+        )
+        if pending is not None:
+            apply(pending, _Log(db, session.id, session.arch, before.losses), before)
+        return replace(session, history=History(self._source(session.id, session.arch, after), after))
+
+    def _row(self, session_id: str) -> tuple[str, float, int]:
+        rows = self._query("SELECT state, last_used, version FROM session_states WHERE id = ?", (session_id,))
+        if not rows:
+            raise SessionNotFoundError(session_id)
+        state, used, version = rows[0]
+        if self.clock() - used > self.ttl:
+            with self._transaction() as db:
+                row = db.execute("SELECT version FROM session_states WHERE id = ?", (session_id,)).fetchone()
+                if row is not None and row[0] == version:
+                    self._delete_rows(db, session_id)
+            raise SessionNotFoundError(session_id)
+        return state, float(used), int(version)
+
+    # ----------------------------------------------------------------------------------------
+    # The interface
+    # ----------------------------------------------------------------------------------------
+
+    def add(self, session: Session) -> Session:
+        now = self.clock()
+        with self._transaction() as db:
+            gone = db.execute(
+                "SELECT id FROM session_states WHERE last_used < ?", (now - self.ttl,)
+            ).fetchall()
+            (count,) = db.execute("SELECT COUNT(*) FROM session_states").fetchone()
+            excess = count - len(gone) - self.max_sessions + 1
+            if excess > 0:
+                gone += db.execute(
+                    "SELECT id FROM session_states WHERE last_used >= ? ORDER BY last_used LIMIT ?",
+                    (now - self.ttl, excess),
+                ).fetchall()
+            for (old,) in gone:
+                self._delete_rows(db, old)
+            return self._insert(db, session, now)
+
+    def get(self, session_id: str) -> Session:
+        with self._locked(session_id):
+            state, used, _version = self._row(session_id)
+            now = self.clock()
+            if now - used >= TOUCH_SECONDS:
+                with self._transaction() as db:
+                    db.execute("UPDATE session_states SET last_used = ? WHERE id = ?", (now, session_id))
+            return self._decode(session_id, state)
+
+    def update(self, session_id: str, change: Callable[[Session], Session]) -> Session:
+        # The change is computed outside any database transaction (a long training must not hold
+        # the file's write lock and stall every other session), then written back only if the
+        # row is still the version it was read at; within this process the per-session lock
+        # already guarantees that, the version guards against other server processes.
+        with self._locked(session_id):
+            for _ in range(CONFLICT_RETRIES):
+                state, _, version = self._row(session_id)
+                current = self._decode(session_id, state)
+                new = change(current)
+                saved = self._write(current, new, version)
+                if saved is not None:
+                    return saved
+            raise StoreBusyError("the session kept changing under another server process: try again")
+
+    def _write(self, current: Session, new: Session, version: int) -> Session | None:
+        """Save ``new`` over ``current`` if the row is still at ``version``; None if it is not."""
+        source = current.history.source
+        replaced = new.history.source is not source
+        pending, before, after = to_save(new.history, source)
+        state = json.dumps(codec.state_to_json(new, after), separators=(",", ":"))
+        with self._transaction() as db:
+            written = db.execute(
+                "UPDATE session_states SET state = ?, version = version + 1, last_used = ?"
+                " WHERE id = ? AND version = ?",
+                (state, self.clock(), new.id, version),
+            ).rowcount
+            if not written:
+                if db.execute("SELECT 1 FROM session_states WHERE id = ?", (new.id,)).fetchone() is None:
+                    raise SessionNotFoundError(new.id)
+                return None
+            if replaced:
+                for table in HISTORY_TABLES:
+                    db.execute(f"DELETE FROM {table} WHERE sid = ?", (new.id,))
+            if pending is not None:
+                apply(pending, _Log(db, new.id, new.arch, before.losses), before)
+        return replace(new, history=History(self._source(new.id, new.arch, after), after))
+
+    def delete(self, session_id: str) -> None:
+        with self._locked(session_id), self._transaction() as db:
+            if db.execute("SELECT 1 FROM session_states WHERE id = ?", (session_id,)).fetchone() is None:
+                raise SessionNotFoundError(session_id)
+            self._delete_rows(db, session_id)
+
+    def count(self) -> int:
+        (count,) = self._query("SELECT COUNT(*) FROM session_states", ())[0]
+        return int(count)
+
+    def stamp(self, session_id: str) -> int:
+        rows = self._query("SELECT last_used, version FROM session_states WHERE id = ?", (session_id,))
+        if not rows or self.clock() - rows[0][0] > self.ttl:
+            raise SessionNotFoundError(session_id)
+        return int(rows[0][1])
+
+    def ping(self) -> None:
+        self._query("SELECT 1", ())
+
+    def open_connections(self) -> int:
+        """How many connections the pool holds (as many as requests were ever at once)."""
+        with self._guard:
+            return len(self._connections)
+
+    def history_rows(self, session_id: str) -> dict[str, int]:
+        """Rows of each history table the session has (for tests and the benchmarks)."""
+        return {
+            table: int(self._query(f"SELECT COUNT(*) FROM {table} WHERE sid = ?", (session_id,))[0][0])
+            for table in HISTORY_TABLES
+        }
+
+    def close(self) -> None:
+        with self._guard:
+            connections, self._connections, self._idle = self._connections, [], []
+        for db in connections:
+            db.close()

@@ -1,0 +1,293 @@
+"""The history log (app/history.py): the envelope against brute force, and the stored history
+against a reference model of what the steps produce (the list-based semantics of before)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app import codec, engine
+from app.history import (
+    MAX_BUCKETS,
+    MAX_KEPT,
+    Envelope,
+    Summary,
+    apply,
+    envelope_of,
+    history_of,
+    merge_buckets,
+    summarise,
+    thin,
+    width_for,
+)
+from app.session import (
+    Session,
+    create,
+    edit,
+    reset,
+    restore,
+    run_step,
+    run_substep,
+    train,
+    undo,
+)
+from app.store import MemoryStore, SqliteStore
+from app.store.memory import MemoryLog
+from tests.test_session import assert_sessions_equal
+
+
+def brute_envelope(values: np.ndarray, width: int) -> Envelope:
+    """Bucket by bucket with Python's min and max (first occurrence), the obvious way."""
+    low, high, low_at, high_at = [], [], [], []
+    for start in range(0, len(values), width):
+        bucket = values[start : start + width].tolist()
+        lo, hi = min(bucket), max(bucket)
+        low.append(lo)
+        high.append(hi)
+        low_at.append(start + bucket.index(lo))
+        high_at.append(start + bucket.index(hi))
+    return Envelope(
+        len(values),
+        width,
+        0,
+        np.array(low, dtype=np.float64),
+        np.array(high, dtype=np.float64),
+        np.array(low_at, dtype=np.int64),
+        np.array(high_at, dtype=np.int64),
+    )
+
+
+def noisy(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    # Repeated values too, so ties between first occurrences are exercised.
+    return np.round(rng.random(n) * 10, 1) + np.linspace(5, 0, n)
+
+
+# --------------------------------------------------------------------------------------------
+# The envelope
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 1023, 1024, 1025, 2048, 2049, 5000, 70_001])
+def test_the_envelope_is_the_bucketwise_min_and_max(n: int) -> None:
+    values = noisy(n)
+    width = width_for(n)
+    assert -(-n // width) <= MAX_BUCKETS
+    assert width == 1 or -(-n // (width // 2)) > MAX_BUCKETS  # the smallest such power of two
+    assert envelope_of(values).same_as(brute_envelope(values, width))
+
+
+def test_width_for() -> None:
+    assert [width_for(n) for n in (0, 1, 1024, 1025, 2048, 2049, 2_000_000)] == [1, 1, 1, 2, 2, 4, 2048]
+
+
+@pytest.mark.parametrize("start", [0, 3, 7, 8, 13])
+def test_summarise_a_slice_that_starts_inside_a_bucket(start: int) -> None:
+    values = noisy(40, seed=start)
+    part = summarise(values[start:], start, 8)
+    whole = brute_envelope(values, 8)
+    assert part.first == start // 8
+    # Every bucket but the first one of the slice (which holds only part of its bucket) agrees.
+    skip = 1 if start % 8 else 0
+    assert np.array_equal(part.low[skip:], whole.low[part.first + skip :])
+    assert np.array_equal(part.high_at[skip:], whole.high_at[part.first + skip :])
+
+
+def test_merge_buckets_equals_summarising_at_the_wider_width() -> None:
+    values = noisy(3000, seed=4)
+    narrow = summarise(values, 0, 4)
+    assert merge_buckets(narrow, 8).same_as(brute_envelope(values, 32))
+    assert narrow.grouped(100).buckets <= 100
+    assert narrow.grouped(100).same_as(brute_envelope(values, 32))
+
+
+def test_points_keep_every_spike_in_order() -> None:
+    values = noisy(50_000, seed=2)
+    values[12_345] = 99.0
+    values[40_000] = -99.0
+    indices, points = envelope_of(values).grouped(299).points()
+    assert np.all(np.diff(indices) > 0)
+    assert 12_345 in indices.tolist() and 40_000 in indices.tolist()
+    assert np.array_equal(points, values[indices])
+    assert indices.size <= 2 * 299
+
+
+def test_the_stored_envelope_follows_appends_and_truncations() -> None:
+    """Random appends and cuts through apply(): the log's envelope is always that of its losses."""
+    rng = random.Random(7)
+    log = MemoryLog()
+    losses = np.zeros(0)
+    for _ in range(120):
+        before = Summary(losses=int(losses.size))
+        keep = int(losses.size)
+        if losses.size and rng.random() < 0.3:
+            keep = rng.randrange(0, int(losses.size) + 1)
+        new = noisy(rng.choice([1, 1, 2, 7, 300, 2500]), seed=rng.randrange(1000))
+        pending = history_of(new, ()).pending
+        assert pending is not None
+        apply(
+            type(pending)(keep, new, None, frozenset(), ()),
+            log,
+            before,
+        )
+        losses = np.concatenate([losses[:keep], new])
+        assert log.read_envelope().same_as(envelope_of(losses))
+        assert np.array_equal(log.read_losses(0, int(losses.size)), losses)
+
+
+# --------------------------------------------------------------------------------------------
+# Thinning
+# --------------------------------------------------------------------------------------------
+
+
+def test_thinning_keeps_the_first_and_the_newest_half() -> None:
+    steps = list(range(MAX_KEPT + 1))
+    kept = thin(steps)
+    assert kept[0] == 0
+    assert kept[-500:] == steps[-500:]
+    assert kept[1:-500] == steps[2:-500:2]
+    assert len(kept) == 751
+
+
+# --------------------------------------------------------------------------------------------
+# A session's history through every store, against a reference model
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reference:
+    """The history semantics as they were written before the history moved out of the state:
+    a list of kept steps and a list of losses, thinned as updates are recorded."""
+
+    kept: list[int] = field(default_factory=lambda: [0])
+    losses: int = 0
+    step: int = 0
+
+    def record(self, count: int) -> None:
+        for _ in range(count):
+            self.step += 1
+            while self.kept and self.kept[-1] >= self.step:
+                self.kept.pop()
+            self.losses = self.step
+            self.kept.append(self.step)
+            if len(self.kept) > MAX_KEPT:
+                self.kept = thin(self.kept)
+
+    def branch(self) -> None:
+        self.kept = [k for k in self.kept if k < self.step] + [self.step]
+        self.losses = self.step
+
+
+Change = Callable[[Session], Session]
+
+
+class Paths:
+    """One session three ways: never stored, in a MemoryStore, in an SqliteStore."""
+
+    def __init__(self, tmp_path: Path, session: Session) -> None:
+        self.free = session
+        self.memory = MemoryStore(ttl=1e9, max_sessions=10)
+        self.sqlite = SqliteStore(tmp_path / "h.sqlite3", ttl=1e9, max_sessions=10)
+        self.memory.add(session)
+        self.sqlite.add(session)
+
+    def apply(self, change: Change) -> tuple[Session, Session, Session]:
+        self.free = change(self.free)
+        return self.free, self.memory.update(self.free.id, change), self.sqlite.update(self.free.id, change)
+
+    def close(self) -> None:
+        self.sqlite.close()
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Iterator[Paths]:
+    made = Paths(tmp_path, create("h", layers=[2, 3, 1], seed=11, dataset="xor"))
+    yield made
+    made.close()
+
+
+def check(sessions: tuple[Session, Session, Session], ref: Reference) -> None:
+    free, memory, sqlite = sessions
+    for s in sessions:
+        assert s.step == ref.step
+        assert [k.step for k in s.history.kept()] == ref.kept
+        assert s.history.loss_count == ref.losses
+        assert s.can_undo == any(k < ref.step for k in ref.kept)
+    for other in (memory, sqlite):
+        assert_sessions_equal(other, free)
+        assert other.history.envelope().same_as(free.history.envelope())
+        assert other.history.envelope(ref.step).same_as(envelope_of(free.history.losses(0, ref.step)))
+    assert memory.history.summary() == sqlite.history.summary()
+
+
+def test_every_loss_kept_belongs_to_its_update(paths: Paths) -> None:
+    """The oracle for the loss values: each kept update's loss is the loss of a forward pass with
+    its previous parameters on its sample, recomputed here by the engine."""
+    _, _, stored = paths.apply(lambda s: train(s, 300))
+    for snap in stored.history.snapshots()[1:]:
+        assert snap.previous is not None and snap.loss is not None
+        data = stored.data
+        trace = engine.forward(
+            stored.arch,
+            snap.previous,
+            data.inputs[snap.sample_index : snap.sample_index + 1],
+            data.targets[snap.sample_index : snap.sample_index + 1],
+        )
+        assert trace.loss == snap.loss
+        assert stored.history.losses(snap.step - 1, snap.step)[0] == snap.loss
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_walks_agree_with_the_reference_on_every_path(paths: Paths, seed: int) -> None:
+    rng = random.Random(seed)
+    ref = Reference()
+    thinned = False
+    for turn in range(40):
+        # The walk starts past MAX_KEPT updates, so thinning is part of it from the start.
+        kind = rng.choice(["step", "step", "train", "undo", "restore", "edit", "weights", "reset", "sub"])
+        kind = "train" if turn == 0 else kind
+        current = paths.free
+        if kind == "step":
+            sessions = paths.apply(run_step)
+            ref.record(1)
+        elif kind == "train":
+            epochs = 300 if turn == 0 else rng.choice([1, 3, 40, 300])
+            sessions = paths.apply(partial(train, epochs=epochs))
+            ref.record(epochs * len(current.data))
+        elif kind == "undo":
+            if not current.can_undo:
+                continue
+            sessions = paths.apply(undo)
+            ref.step = max(k for k in ref.kept if k < ref.step)
+        elif kind == "restore":
+            target = rng.choice(ref.kept)
+            sessions = paths.apply(partial(restore, step=target))
+            ref.step = target
+        elif kind == "edit":
+            rate = rng.choice([0.1, 0.5, 2.0])
+            sessions = paths.apply(partial(edit, learning_rate=rate))
+        elif kind == "weights":
+            weights = [(w * 0.5).tolist() for w in current.params.weights]
+            sessions = paths.apply(partial(edit, weights=weights))
+            ref.branch()
+        elif kind == "reset":
+            sessions = paths.apply(reset)
+            ref = Reference()
+        else:
+            sessions = paths.apply(run_substep)
+            if sessions[0].phase == "updated" and current.phase != "updated":
+                ref.record(1)
+        check(sessions, ref)
+        thinned = thinned or ref.kept[-1] - ref.kept[0] + 1 > len(ref.kept)
+    assert thinned, "the walk should have gone past MAX_KEPT updates and thinned"
+    # Export from every path is the same document, and importing it gives the session back.
+    documents = [codec.to_document(s) for s in (paths.free, paths.memory.get("h"), paths.sqlite.get("h"))]
+    assert documents[0] == documents[1] == documents[2]
+    back = codec.from_document(documents[2], "h")
+    assert_sessions_equal(back, paths.free)
