@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+import zlib
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from app import codec, explain, presets, session, share
+from app.history import MAX_BUCKETS
 from app.schemas import (
     CheckRequest,
     CheckResponse,
@@ -19,12 +23,15 @@ from app.schemas import (
     ExplainResponse,
     GradientCheckResponse,
     HistoryEntry,
+    LossCurve,
+    LossesPage,
     PresetInfo,
     RunState,
     SessionState,
     ShareLink,
     TrainRequest,
     check_of,
+    curve_of,
     dataset_of,
     explanation_of,
     gradient_check_of,
@@ -176,6 +183,40 @@ def history(session_id: str, store: Store) -> list[HistoryEntry]:
     return [HistoryEntry(step=kept.step, loss=kept.loss) for kept in current.history.kept()]
 
 
+#: Most losses one page of GET .../losses returns.
+MAX_LOSSES_PAGE = 100_000
+
+
+@router.get(
+    "/sessions/{session_id}/losses",
+    response_model=LossesPage | LossCurve,
+    responses={**ERRORS, 200: {"description": "A page of exact losses, or with `points` the curve"}},
+)
+def losses(
+    session_id: str,
+    store: Store,
+    start: Annotated[int, Query(ge=0, description="Index of the first loss (0: update 1's)")] = 0,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LOSSES_PAGE, description="Most losses to return (1..100,000)")
+    ] = 1000,
+    points: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_BUCKETS,
+            description="Instead of exact losses, the min–max curve in at most this many buckets",
+        ),
+    ] = None,
+) -> LossesPage | LossCurve:
+    """The losses that lead to the current state (`loss_count` of them): exact values a page at a
+    time, or with `points` the min–max downsampled curve the page draws (every spike kept)."""
+    current = store.get(session_id)
+    if points is not None:
+        return curve_of(current.history.envelope(current.step).grouped(points))
+    stop = min(current.step, start + limit)
+    return LossesPage(start=start, losses=current.history.losses(start, stop).tolist())
+
+
 @router.post("/sessions/{session_id}/history/{step}/restore", response_model=SessionState, responses=ERRORS)
 def restore(session_id: str, step: int, store: Store) -> SessionState:
     """The state exactly as it was right after update `step`; later states stay kept."""
@@ -192,14 +233,72 @@ def export(session_id: str, store: Store) -> JSONResponse:
     )
 
 
-@router.post("/sessions/import", status_code=201, response_model=SessionState, responses=ERRORS)
-def import_session(
-    store: Store, response: Response, document: Annotated[dict[str, Any], Body()]
-) -> SessionState:
+#: Where a session document is imported.
+IMPORT_PATH = "/api/sessions/import"
+#: The largest import: above the largest export the server can produce, 2,000,000 losses and
+#: 1,000 kept states of the largest network written as JSON (about 67 MB; tests/test_api.py
+#: builds that export and checks it fits). Gzip-compressed uploads are decompressed up to it.
+MAX_IMPORT_BYTES = 80 * 1024 * 1024
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, decompressed when sent with ``Content-Encoding: gzip``; 413 past
+    ``limit`` bytes (as sent, and once decompressed), 415 for another encoding."""
+    raw = await request.body()  # the BodyLimit middleware stops it at `limit` bytes received
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding != "gzip":
+        raise HTTPException(415, f"Content-Encoding {encoding!r} is not supported: send gzip or nothing")
+    return await run_in_threadpool(gunzip, raw, limit)
+
+
+def gunzip(raw: bytes, limit: int) -> bytes:
+    """Decompress gzip, refusing (413) more than ``limit`` bytes of output (a zip bomb stops there)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise HTTPException(422, f"the body is not valid gzip: {exc}") from exc
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise HTTPException(413, f"the decompressed body is larger than {limit // 2**20} MB")
+    if not inflater.eof:
+        raise HTTPException(422, "the body is not valid gzip: it ends early")
+    return data
+
+
+def parse_document(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise HTTPException(422, "the body is not UTF-8 text") from exc
+    except ValueError as exc:
+        raise HTTPException(422, f"the body is not JSON: {exc}") from exc
+
+
+@router.post(
+    "/sessions/import",
+    status_code=201,
+    response_model=SessionState,
+    responses={**ERRORS, 413: {"model": ErrorBody, "description": "Larger than 80 MB (decompressed)"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "A document from GET .../export; may be sent gzip-compressed "
+            "(Content-Encoding: gzip). At most 80 MB, after decompression.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def import_session(store: Store, request: Request, response: Response) -> SessionState:
     """A new session from an exported document; a bad document changes nothing and says why."""
-    new = codec.from_document(document, new_session_id())
-    store.add(new)
-    return _created(new, response)
+    raw = await read_body(request, MAX_IMPORT_BYTES)
+    document = await run_in_threadpool(parse_document, raw)
+    if not isinstance(document, dict):
+        raise HTTPException(422, "not a session document: expected a JSON object")
+    new = await run_in_threadpool(codec.from_document, document, new_session_id())
+    stored = await run_in_threadpool(store.add, new)
+    return _created(stored, response)
 
 
 @router.get("/presets", response_model=list[PresetInfo], tags=["presets"])

@@ -5,9 +5,11 @@ drawing. Fonts are sized for a projector at the back of a classroom.
 
 Downsampling. A session may hold up to two million losses, and an SVG polyline with a vertex per
 update would be megabytes of text that the browser redraws on every swap. The curve is reduced on
-the server with a **min-max envelope**: the updates are cut into ``(max_points − 2) / 2`` equal
-buckets and each bucket keeps its smallest and its largest loss, in the order they happened, plus
-the very first and last points. Each bucket is about one pixel wide, so the envelope draws exactly
+the server with a **min-max envelope** (app/history.py keeps one up to date for every session, so
+the chart never reads every loss): the updates are cut into at most ``(max_points − 2) / 2``
+buckets of a power-of-two number of updates, and each bucket keeps its smallest and its largest
+loss, in the order they happened, plus the very first and last points. Each bucket is at most a few
+pixels wide, so the envelope draws the vertical extent a full polyline would:
 the vertical extent a full polyline would: a divergence spike or a sudden drop survives, and the
 global minimum and maximum are always kept. LTTB (largest-triangle-three-buckets) was the other
 candidate; it looks slightly smoother on gentle curves, but it keeps one point per bucket chosen by
@@ -25,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.diagram import fmt
+from app.history import Envelope, envelope_of
 
 WIDTH = 720.0
 HEIGHT = 400.0
@@ -158,20 +161,17 @@ def downsample(values: FloatArray, max_points: int) -> IndexArray:
     n = int(values.shape[0])
     if n <= max_points:
         return np.arange(n, dtype=np.intp)
-    buckets = (max_points - 2) // 2
-    size = -(-n // buckets)  # ceil: every bucket but the last has this many values
-    full = n // size
-    main = values[: full * size].reshape(full, size)
-    offsets = np.arange(full, dtype=np.intp) * size
-    parts: list[IndexArray] = [
-        np.array([0, n - 1], dtype=np.intp),
-        offsets + np.argmin(main, axis=1),
-        offsets + np.argmax(main, axis=1),
-    ]
-    if full * size < n:
-        rest = values[full * size :]
-        parts.append(np.array([full * size + np.argmin(rest), full * size + np.argmax(rest)], dtype=np.intp))
-    return np.unique(np.concatenate(parts))
+    indices, _ = _curve(envelope_of(values), max_points)
+    return np.unique(np.concatenate([np.array([0, n - 1], dtype=np.intp), indices.astype(np.intp)]))
+
+
+def _curve(envelope: Envelope, max_points: int) -> tuple[IndexArray, FloatArray]:
+    """The envelope's points, with at most max_points − 2 of them (room for the two ends)."""
+    if envelope.width == 1 and envelope.count <= max_points:
+        indices, values = envelope.points()
+    else:
+        indices, values = envelope.grouped((max_points - 2) // 2).points()
+    return indices.astype(np.intp), values
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,24 +306,36 @@ def _x_ticks(count: int, x_min: float, x_max: float, to_x: float, plot: Plot) ->
 
 
 def build(
-    losses: Sequence[float] | FloatArray,
+    losses: Sequence[float] | FloatArray | Envelope,
     *,
+    ends: tuple[float, float] | None = None,
     width: float = WIDTH,
     height: float = HEIGHT,
     max_points: int = 600,
     log_scale: bool | None = None,
 ) -> Chart:
-    """The loss chart: ``losses[k]`` is the loss of update k+1 (a session's ``loss_history``).
+    """The loss chart: ``losses[k]`` is the loss of update k+1, given as the losses themselves or
+    as their envelope (a session's ``history.envelope(step)``) with ``ends``, the first and the
+    last loss.
 
     ``log_scale`` None chooses a log axis when every loss is positive and they span more than two
     decades; True asks for one (ignored, falling back to linear, unless every loss is positive;
     to be exact, within 1e-300 .. 1e300).
     """
-    values = _as_losses(losses)
+    if max_points < 4:
+        raise ValueError(f"max_points: at least 4, got {max_points}")
+    if isinstance(losses, Envelope):
+        envelope = losses
+        if envelope.count and ends is None:
+            raise ValueError("ends: the first and the last loss go with an envelope")
+    else:
+        values = _as_losses(losses)
+        envelope = envelope_of(values)
+        ends = (float(values[0]), float(values[-1])) if values.size else None
     plot = Plot(MARGIN_LEFT, MARGIN_TOP, width - MARGIN_RIGHT, height - MARGIN_BOTTOM)
     if plot.width <= 0 or plot.height <= 0:
         raise ValueError(f"a {width}×{height} chart leaves no room for the plot area")
-    count = int(values.size)
+    count = envelope.count
     if count == 0:
         return Chart(
             width=width,
@@ -345,7 +357,9 @@ def build(
             last=None,
             message=EMPTY_MESSAGE,
         )
-    low, high = float(values.min()), float(values.max())
+    assert ends is not None
+    first, final = ends
+    low, high = float(envelope.low.min()), float(envelope.high.max())
     positive = low >= 1e-300 and high <= 1e300  # whole decades of ticks stay normal doubles
     use_log = positive and (high / low > LOG_SCALE_RATIO if log_scale is None else log_scale)
 
@@ -371,9 +385,13 @@ def build(
 
     x_min, x_max = (1.0, float(count)) if count > 1 else (0.0, 2.0)
     to_x = plot.width / (x_max - x_min)
-    kept = downsample(values, max_points)
+    kept, kept_values = _curve(envelope, max_points)
+    kept = np.concatenate([np.array([0], dtype=np.intp), kept, np.array([count - 1], dtype=np.intp)])
+    kept_values = np.concatenate([[first], kept_values, [final]])
+    kept, unique_at = np.unique(kept, return_index=True)
+    kept_values = kept_values[unique_at]
     xs = np.round(plot.left + (kept + 1 - x_min) * to_x, 1)
-    ys = np.round(scale_y(values[kept]), 1)
+    ys = np.round(scale_y(kept_values), 1)
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs.tolist(), ys.tolist(), strict=True))
 
     y_positions = np.round(scale_y(np.array(y_values)), 1).tolist()
@@ -383,10 +401,10 @@ def build(
     above = last_y - plot.top > FONT_SIZE * 1.6
     last = Marker(
         update=count,
-        value=float(values[-1]),
+        value=final,
         x=last_x,
         y=last_y,
-        label=fmt(float(values[-1])),
+        label=fmt(final),
         label_x=round(last_x - 8.0, 1),
         label_y=round(last_y - 10.0 if above else last_y + FONT_SIZE + 8.0, 1),
         anchor="end",

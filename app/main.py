@@ -17,7 +17,8 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import api, data_tab, network_tab, pages, train_tab
 from app.engine import DivergenceError, EngineError
@@ -34,6 +35,10 @@ VENDOR = {
     "htmx": NODE_MODULES / "htmx.org" / "dist",
     "swagger-ui": NODE_MODULES / "swagger-ui-dist",
 }
+
+#: The API's version: 2 since a session's state carries `loss_count` and `recent_losses` instead of
+#: the whole `loss_history` (read it with GET /api/sessions/{id}/losses).
+API_VERSION = "2.0.0"
 
 DESCRIPTION = """
 Step through backpropagation one phase at a time — forward, backward, update — on a small
@@ -59,28 +64,52 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail, "errors": simple}, status_code=422)
 
 
-#: Largest request body the server reads (an exported session of the largest network, with its
-#: 1,000 kept states written as JSON numbers, is about 15 MB).
+#: Largest request body the server reads, but for an import.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
+def body_limit(path: str) -> int:
+    """The most bytes a request to ``path`` may send: an import may be a whole exported session."""
+    return api.MAX_IMPORT_BYTES if path == api.IMPORT_PATH else MAX_BODY_BYTES
+
+
+class BodyTooLargeError(HTTPException):
+    """A request body past its limit: 413, and the rest of it is never read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit // 2**20} MB")
+
+
 class BodyLimit:
-    """Refuse a request whose declared body is larger than MAX_BODY_BYTES (413), unread."""
+    """Refuse a request body larger than its limit (413): a declared Content-Length at once, unread;
+    a body sent in chunks (or with a false length) as soon as the bytes received pass the limit."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
-                    response = JSONResponse(
-                        {"detail": f"the request body is larger than {MAX_BODY_BYTES // 2**20} MB"},
-                        status_code=413,
-                    )
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = body_limit(scope["path"])
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await JSONResponse({"detail": BodyTooLargeError(limit).detail}, status_code=413)(
+                    scope, receive, send
+                )
+                return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLargeError(limit)
+            return message
+
+        await self.app(scope, counted, send)
 
 
 async def _busy(request: Request, exc: Exception) -> JSONResponse:
@@ -107,7 +136,7 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     app = FastAPI(
         title="Backprop Visualizer",
         description=DESCRIPTION,
-        version="1.0.0",
+        version=API_VERSION,
         lifespan=lifespan,
         docs_url=None,  # served below from our own copy of Swagger UI, not a CDN
         redoc_url=None,

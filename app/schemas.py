@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app import engine, explain
 from app.datasets import Dataset, make_dataset
 from app.engine import MAX_LEARNING_RATE, Array
+from app.history import Envelope
 from app.session import MAX_TRAIN_EPOCHS, Session, substep_position
 
 ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
@@ -186,7 +187,13 @@ class SessionState(BaseModel):
     phase: str
     next_step: str = Field(description="The coarse step that comes next: forward, backward or update")
     step: int
-    loss_history: list[float]
+    loss_count: int = Field(
+        description="How many losses lead to the current state (one per update; equals `step`). "
+        "The losses themselves: GET /api/sessions/{id}/losses"
+    )
+    recent_losses: list[float] = Field(
+        description="The losses of the last (at most 100) updates before this state, oldest first"
+    )
     forward: ForwardState | None
     backward: BackwardState | None
     previous: Parameters | None = Field(description="After an update, the parameters before it")
@@ -235,7 +242,8 @@ def state_of(session: Session) -> SessionState:
         phase=session.phase,
         next_step=NEXT_STEP[session.phase],
         step=session.step,
-        loss_history=list(session.loss_history),
+        loss_count=session.step,
+        recent_losses=list(session.recent_losses),
         forward=None
         if fwd is None
         else ForwardState(
@@ -266,6 +274,56 @@ def state_of(session: Session) -> SessionState:
         ),
         sample_index=session.sample_index,
         substep=SubStepState(done=position.done, total=position.total, next=position.next),
+    )
+
+
+class LossesPage(BaseModel):
+    """Consecutive losses: ``losses[k]`` is the loss of the forward pass behind update start + k + 1."""
+
+    start: int = Field(description="Index of the first loss returned (0 is the loss behind update 1)")
+    losses: list[float] = Field(description="Exact values, in update order; fewer than asked at the end")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"start": 0, "losses": [0.2984, 0.2910]}]})
+
+
+class LossCurve(BaseModel):
+    """The min–max curve the page draws: the losses cut into buckets of ``width`` updates (a power of
+    two), each with its smallest and largest loss. With ``width`` 1, ``low`` = ``high`` = every loss."""
+
+    count: int = Field(description="Losses summarised (= the session's loss_count)")
+    width: int = Field(description="Updates per bucket (the last bucket may hold fewer)")
+    steps: list[int] = Field(description="The first update of each bucket (1-based, as `step`)")
+    low: list[float] = Field(description="Each bucket's smallest loss")
+    high: list[float] = Field(description="Each bucket's largest loss")
+    low_steps: list[int] = Field(description="The update each smallest loss belongs to (the first, on ties)")
+    high_steps: list[int] = Field(description="The update each largest loss belongs to (the first, on ties)")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "count": 3000,
+                    "width": 4,
+                    "steps": [1, 5, 9],
+                    "low": [0.29, 0.28, 0.27],
+                    "high": [0.30, 0.29, 0.28],
+                    "low_steps": [4, 8, 12],
+                    "high_steps": [1, 5, 9],
+                }
+            ]
+        }
+    )
+
+
+def curve_of(envelope: Envelope) -> LossCurve:
+    return LossCurve(
+        count=envelope.count,
+        width=envelope.width,
+        steps=[b * envelope.width + 1 for b in range(envelope.buckets)],
+        low=envelope.low.tolist(),
+        high=envelope.high.tolist(),
+        low_steps=(envelope.low_at + 1).tolist(),
+        high_steps=(envelope.high_at + 1).tolist(),
     )
 
 

@@ -49,6 +49,16 @@ def timeline(current: Session) -> Timeline:
     return Timeline(steps, at)
 
 
+def loss_chart(current: Session) -> chart.Chart:
+    """The loss curve up to the current step, from the history's envelope (no loss read but the first)."""
+    if current.step == 0:
+        return chart.build((), width=CHART_WIDTH, height=CHART_HEIGHT)
+    ends = (float(current.history.losses(0, 1)[0]), current.recent_losses[-1])
+    return chart.build(
+        current.history.envelope(current.step), ends=ends, width=CHART_WIDTH, height=CHART_HEIGHT
+    )
+
+
 def runs_of(request: Request) -> Runs:
     runs: Runs = request.app.state.runs
     return runs
@@ -57,7 +67,7 @@ def runs_of(request: Request) -> Runs:
 def context(current: Session, view: View) -> dict[str, Any]:
     """What templates/_train.html needs."""
     return {
-        "chart": chart.build(current.loss_history, width=CHART_WIDTH, height=CHART_HEIGHT),
+        "chart": loss_chart(current),
         "timeline": timeline(current),
         "poll": POLL,
         "default_epochs": DEFAULT_EPOCHS,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import gzip
+import itertools
 import json
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
-from app import engine, session
+from app import api, codec, engine, history, session
 from app.store import MemoryStore
 
 pytestmark = pytest.mark.anyio
@@ -30,7 +34,8 @@ STATE_KEYS = {
     "biases",
     "phase",
     "step",
-    "loss_history",
+    "loss_count",
+    "recent_losses",
     "forward",
     "backward",
 }
@@ -67,7 +72,8 @@ async def test_create_default_is_the_articles_network(client: httpx.AsyncClient)
     assert state["train_biases"] is True
     assert state["phase"] == "idle"
     assert state["step"] == 0
-    assert state["loss_history"] == []
+    assert state["loss_count"] == 0 and state["recent_losses"] == []
+    assert "loss_history" not in state
     assert state["forward"] is None and state["backward"] is None
     expected = engine.init_parameters(engine.Architecture(), 0)
     assert state["weights"] == [w.tolist() for w in expected.weights]
@@ -162,7 +168,7 @@ async def test_forward_backward_update_match_the_engine(client: httpx.AsyncClien
     assert state["weights"] == [w.tolist() for w in new_params.weights]
     assert state["biases"] == [b.tolist() for b in new_params.biases]
     assert state["previous"]["weights"] == [w.tolist() for w in params.weights]
-    assert state["loss_history"] == [fwd.loss]
+    assert state["recent_losses"] == [fwd.loss] and state["loss_count"] == 1
 
 
 async def test_step_equals_three_phases(client: httpx.AsyncClient) -> None:
@@ -171,7 +177,7 @@ async def test_step_equals_three_phases(client: httpx.AsyncClient) -> None:
     for action in ("forward", "backward", "update"):
         by_phase = await post(client, a, action)
     by_step = await post(client, b, "step")
-    for key in ("weights", "biases", "forward", "backward", "loss_history", "phase", "step"):
+    for key in ("weights", "biases", "forward", "backward", "recent_losses", "loss_count", "phase", "step"):
         assert by_phase[key] == by_step[key], key
 
 
@@ -219,9 +225,9 @@ async def test_train_equals_repeated_steps(client: httpx.AsyncClient) -> None:
     for _ in range(25):
         stepped = await post(client, b, "step")
     assert trained["step"] == 25
-    for key in ("weights", "biases", "forward", "backward", "loss_history", "previous"):
+    for key in ("weights", "biases", "forward", "backward", "recent_losses", "loss_count", "previous"):
         assert trained[key] == stepped[key], key
-    assert trained["loss_history"][-1] < trained["loss_history"][0]
+    assert trained["recent_losses"][-1] < trained["recent_losses"][0]
 
 
 async def test_reset_returns_to_creation(client: httpx.AsyncClient) -> None:
@@ -242,7 +248,7 @@ async def test_substep_reaches_the_same_state_as_step(client: httpx.AsyncClient)
     assert phases == ["forwarding", "forwarding", "forward", "backwarding", "backward", "updated"]
     by_substep = (await client.get(f"/api/sessions/{a}")).json()
     by_step = await post(client, b, "step")
-    for key in ("weights", "biases", "forward", "backward", "loss_history"):
+    for key in ("weights", "biases", "forward", "backward", "recent_losses", "loss_count"):
         assert by_substep[key] == by_step[key], key
 
 
@@ -262,7 +268,7 @@ async def test_undo_history_and_restore(client: httpx.AsyncClient) -> None:
     history = (await client.get(f"/api/sessions/{sid}/history")).json()
     assert [h["step"] for h in history] == [0, 1, 2, 3]
     assert history[0]["loss"] is None
-    assert [h["loss"] for h in history[1:]] == states[-1]["loss_history"]
+    assert [h["loss"] for h in history[1:]] == states[-1]["recent_losses"]
     undone = await post(client, sid, "undo")
     assert undone == states[1]
     restored = await post(client, sid, "history/3/restore")
@@ -478,7 +484,8 @@ async def test_fifty_concurrent_steps_are_serialised(client: httpx.AsyncClient) 
         sequential = session.run_step(sequential)
     assert final["weights"] == [w.tolist() for w in sequential.params.weights]
     assert final["biases"] == [b.tolist() for b in sequential.params.biases]
-    assert final["loss_history"] == list(sequential.loss_history)
+    losses = (await client.get(f"/api/sessions/{sid}/losses")).json()
+    assert losses == {"start": 0, "losses": list(sequential.loss_history)}
 
 
 async def test_openapi_documents_models_and_examples(client: httpx.AsyncClient) -> None:
@@ -502,10 +509,188 @@ async def test_openapi_documents_models_and_examples(client: httpx.AsyncClient) 
 
 async def test_an_oversized_body_is_refused_unread(client: httpx.AsyncClient, store: MemoryStore) -> None:
     response = await client.post(
-        "/api/sessions/import",
+        "/api/sessions",
         content=b"{}",
         headers={"content-type": "application/json", "content-length": str(64 * 1024 * 1024)},
     )
     assert response.status_code == 413
     assert "larger than 32 MB" in response.json()["detail"]
+    response = await client.post(
+        "/api/sessions/import",
+        content=b"{}",
+        headers={"content-type": "application/json", "content-length": str(81 * 1024 * 1024)},
+    )
+    assert response.status_code == 413
+    assert "larger than 80 MB" in response.json()["detail"]
     assert store.count() == 0
+
+
+async def test_a_chunked_body_is_cut_off_at_the_limit(client: httpx.AsyncClient, store: MemoryStore) -> None:
+    """No Content-Length: the bytes received are counted, and reading stops just past the limit."""
+    sent = []
+
+    async def forty_megabytes() -> AsyncIterator[bytes]:
+        for _ in range(40):
+            sent.append(1)
+            yield b" " * 2**20
+
+    response = await client.post(
+        "/api/sessions", content=forty_megabytes(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "larger than 32 MB" in response.json()["detail"]
+    assert len(sent) == 33  # the 33rd megabyte passed the limit; the rest was never asked for
+    assert store.count() == 0
+
+
+async def test_an_export_imports_back_gzip_compressed(client: httpx.AsyncClient) -> None:
+    sid = (await new(client, seed=9))["id"]
+    await post(client, sid, "train", epochs=50)
+    original = (await client.get(f"/api/sessions/{sid}")).json()
+    exported = (await client.get(f"/api/sessions/{sid}/export")).content
+    response = await client.post(
+        "/api/sessions/import",
+        content=gzip.compress(exported),
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
+    assert response.status_code == 201, response.text
+    assert {**response.json(), "id": sid} == original
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "status", "detail"),
+    [
+        (b"not gzip at all", "gzip", 422, "not valid gzip"),
+        (gzip.compress(b"{}")[:-8], "gzip", 422, "ends early"),
+        (gzip.compress(b" " * (81 * 2**20)), "gzip", 413, "decompressed body is larger than 80 MB"),
+        (b"{}", "br", 415, "not supported"),
+        (b"\xff\xfe{}", "identity", 422, "not UTF-8"),
+        (b"[1, 2]", "identity", 422, "expected a JSON object"),
+        (b"{", "identity", 422, "not JSON"),
+    ],
+)
+async def test_bad_import_bodies_are_refused(
+    client: httpx.AsyncClient, store: MemoryStore, body: bytes, encoding: str, status: int, detail: str
+) -> None:
+    response = await client.post(
+        "/api/sessions/import",
+        content=body,
+        headers={"content-type": "application/json", "content-encoding": encoding},
+    )
+    assert response.status_code == status
+    assert detail in response.json()["detail"]
+    assert store.count() == 0
+
+
+def largest_export() -> bytes:
+    """The largest document export can write: 2,000,000 losses and 1,000 kept states of the
+    largest network, every number as long as a float's repr gets (17 digits, a sign, an exponent;
+    a loss is never negative)."""
+    layers = [engine.MAX_UNITS] * engine.MAX_LAYERS
+    arch = engine.Architecture(tuple(layers))
+    params = engine.Parameters(
+        tuple(np.full((n, m), -1.2345678901234567e-05) for n, m in itertools.pairwise(layers)),
+        tuple(np.full(m, -1.2345678901234567e-05) for m in layers[1:]),
+    )
+    losses = np.full(session.MAX_LOSS_HISTORY, 1.2345678901234567e-05)
+    kept = [history.Snapshot(k, 1.2345678901234567e-05, params, params, 0) for k in range(1, 1001)]
+    big = session.create("big", layers=layers, input=[-0.5] * 8, target=[-0.5] * 8)
+    big = dataclasses.replace(
+        big, step=session.MAX_LOSS_HISTORY, history=history.history_of(losses, kept), params=params
+    )
+    assert big.arch == arch
+    return json.dumps(codec.to_document(big), separators=(",", ":")).encode()
+
+
+async def test_the_largest_export_imports_back(client: httpx.AsyncClient) -> None:
+    """Every export can be imported: the largest one (about 61 MB) is under the import limit, as
+    sent and gzip-compressed."""
+    document = largest_export()
+    assert 60 * 2**20 < len(document) <= api.MAX_IMPORT_BYTES
+    for body, headers in ((document, {}), (gzip.compress(document, 1), {"content-encoding": "gzip"})):
+        response = await client.post(
+            "/api/sessions/import", content=body, headers={"content-type": "application/json", **headers}
+        )
+        assert response.status_code == 201, response.text[:300]
+        assert response.json()["loss_count"] == session.MAX_LOSS_HISTORY
+
+
+# --------------------------------------------------------------------------------------------
+# The losses, apart from the state
+# --------------------------------------------------------------------------------------------
+
+
+async def test_losses_come_a_page_at_a_time_exactly(client: httpx.AsyncClient) -> None:
+    sid = (await new(client, seed=2))["id"]
+    state = await post(client, sid, "train", epochs=1500)
+    expected = session.train(session.create("x", seed=2), 1500).loss_history
+    assert state["loss_count"] == 1500
+    assert state["recent_losses"] == list(expected[-100:])
+    pages = []
+    for start in range(0, 1500, 700):  # pages cross the store's 512-loss chunks
+        page = (await client.get(f"/api/sessions/{sid}/losses", params={"start": start, "limit": 700})).json()
+        assert page["start"] == start
+        pages += page["losses"]
+    assert pages == list(expected)
+    tail = (await client.get(f"/api/sessions/{sid}/losses", params={"start": 1499, "limit": 5})).json()
+    assert tail == {"start": 1499, "losses": [expected[-1]]}
+    past = (await client.get(f"/api/sessions/{sid}/losses", params={"start": 5000})).json()
+    assert past == {"start": 5000, "losses": []}
+
+
+async def test_losses_lead_to_the_current_state_only(client: httpx.AsyncClient) -> None:
+    sid = (await new(client))["id"]
+    states = [await post(client, sid, "step") for _ in range(5)]
+    restored = await post(client, sid, "history/2/restore")
+    assert restored["loss_count"] == 2
+    assert restored["recent_losses"] == states[-1]["recent_losses"][:2]
+    page = (await client.get(f"/api/sessions/{sid}/losses")).json()
+    assert page["losses"] == states[-1]["recent_losses"][:2]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 100_001}, "limit"),
+        ({"start": -1}, "start"),
+        ({"points": 0}, "points"),
+        ({"points": 1025}, "points"),
+        ({"limit": "ten"}, "limit"),
+    ],
+)
+async def test_losses_refuse_bad_queries(
+    client: httpx.AsyncClient, query: dict[str, Any], field: str
+) -> None:
+    sid = (await new(client))["id"]
+    response = await client.get(f"/api/sessions/{sid}/losses", params=query)
+    assert response.status_code == 422
+    assert field in response.json()["detail"]
+
+
+async def test_the_loss_curve_is_the_min_max_envelope(client: httpx.AsyncClient) -> None:
+    sid = (await new(client, seed=4, learning_rate=3.0))["id"]
+    await post(client, sid, "train", epochs=5000)
+    exact = np.array(
+        (await client.get(f"/api/sessions/{sid}/losses", params={"limit": 5000})).json()["losses"]
+    )
+    curve = (await client.get(f"/api/sessions/{sid}/losses", params={"points": 100})).json()
+    assert curve["count"] == 5000
+    assert len(curve["low"]) <= 100 and curve["width"] == 64  # 5000 / 64 → 79 buckets; / 32 → 157
+    for k, first in enumerate(curve["steps"]):
+        bucket = exact[first - 1 : first - 1 + curve["width"]]
+        assert curve["low"][k] == bucket.min() and curve["high"][k] == bucket.max()
+        assert exact[curve["low_steps"][k] - 1] == bucket.min()
+        assert exact[curve["high_steps"][k] - 1] == bucket.max()
+    short = (await client.get(f"/api/sessions/{sid}/losses", params={"points": 1024})).json()
+    assert short["width"] == 8  # 5000 losses need 8 per bucket to fit in 1,024
+
+
+async def test_the_state_stays_small_after_long_training(client: httpx.AsyncClient) -> None:
+    sid = (await new(client))["id"]
+    fresh = await client.get(f"/api/sessions/{sid}")
+    await post(client, sid, "train", epochs=100_000)
+    trained = await client.get(f"/api/sessions/{sid}")
+    assert trained.json()["loss_count"] == 100_000
+    assert len(fresh.content) < 10_000
+    assert len(trained.content) < 10_000

@@ -92,7 +92,7 @@ async def test_explain_hidden_weight_after_backward(client: httpx.AsyncClient, s
         (["step"], {"weight": "1,2,1"}, "u32", lambda s: s["weights"][1][2][1]),
         (["step"], {"bias": "1,0"}, "b(2)1", lambda s: s["biases"][1][0]),
         (["step"], {"unit": "2,0"}, "δ(2)1", lambda s: s["backward"]["deltas"][1][0]),
-        (["step"], {"loss": "1"}, "L", lambda s: s["loss_history"][-1]),
+        (["step"], {"loss": "1"}, "L", lambda s: s["recent_losses"][-1]),
     ],
 )
 async def test_explain_arrives_at_the_number_the_state_shows(

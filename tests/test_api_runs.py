@@ -35,7 +35,7 @@ async def test_a_run_ends_with_the_same_session_as_train(client: httpx.AsyncClie
     assert ended["state"] == "done" and ended["steps_done"] == 200 and ended["finished"] is not None
     trained = (await client.post(f"/api/sessions/{b}/train", json={"epochs": 200})).json()
     state = (await client.get(f"/api/sessions/{a}")).json()
-    assert state["weights"] == trained["weights"] and state["loss_history"] == trained["loss_history"]
+    assert state["weights"] == trained["weights"] and state["recent_losses"] == trained["recent_losses"]
 
 
 async def test_one_run_at_a_time_and_cancel(client: httpx.AsyncClient) -> None:
