@@ -21,19 +21,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import api, data_tab, network_tab, pages, train_tab
 from app.engine import DivergenceError, EngineError
+from app.resources import STATIC, VENDOR
 from app.session import NotKeptError, PhaseError
 from app.settings import Settings
 from app.store import SessionNotFoundError, SessionStore, StoreBusyError, open_store
-from app.templating import ROOT
 from app.training import Runs
-
-STATIC = ROOT / "static"
-#: Front-end packages from the npm registry (package-lock.json), served by the app itself.
-NODE_MODULES = ROOT / "node_modules"
-VENDOR = {
-    "htmx": NODE_MODULES / "htmx.org" / "dist",
-    "swagger-ui": NODE_MODULES / "swagger-ui-dist",
-}
 
 DESCRIPTION = """
 Step through backpropagation one phase at a time — forward, backward, update — on a small
@@ -151,9 +143,10 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name, directory in VENDOR.items():
-        # check_dir=False: without `npm ci` the server still starts; the page then works without
-        # JavaScript (every control is a plain form) and the vendor URLs answer 404.
-        app.mount(f"/vendor/{name}", StaticFiles(directory=directory, check_dir=False), name=f"vendor-{name}")
+        # Without `npm ci` the server still starts: the page then works without JavaScript (every
+        # control is a plain form) and the vendor URLs, mounted on nothing, answer 404.
+        if directory.is_dir():
+            app.mount(f"/vendor/{name}", StaticFiles(directory=directory), name=f"vendor-{name}")
     return app
 
 
