@@ -102,6 +102,10 @@ class SessionStore(ABC):
     def count(self) -> int:
         """How many sessions are kept (expired ones may still be counted until the next add)."""
 
+    @abstractmethod
+    def ping(self) -> None:
+        """Return if the store can be used now; else raise the backend's error, which says why."""
+
     def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release resources (connections)."""
 
@@ -156,6 +160,9 @@ class MemoryStore(SessionStore):
     def count(self) -> int:
         with self._table:
             return len(self._sessions)
+
+    def ping(self) -> None:
+        """Always usable: the sessions are in this process."""
 
 
 class SqliteStore(SessionStore):
@@ -284,6 +291,11 @@ class SqliteStore(SessionStore):
         with self._connection() as db:
             (count,) = db.execute("SELECT COUNT(*) FROM sessions").fetchone()
         return int(count)
+
+    def ping(self) -> None:
+        """The file opens (created if need be) and its table reads."""
+        with self._connection() as db:
+            db.execute("SELECT 1 FROM sessions LIMIT 1").fetchall()
 
     def open_connections(self) -> int:
         """How many connections the pool holds (as many as requests were ever at once)."""
