@@ -126,12 +126,17 @@ def test_the_installed_command_serves_the_whole_page(installed: Path, tmp_path: 
                 "/vendor/swagger-ui/swagger-ui-bundle.js",
                 "/docs",
                 "/healthz",
+                "/readyz",
+                "/metrics",
             ):
                 assert http.get(path).status_code == 200, path
             htmx = REPO / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"
             if htmx.is_file():  # the same bytes as the locked package the checkout installed
                 assert http.get("/vendor/htmx/htmx.min.js").content == htmx.read_bytes()
             assert http.get("/vendor/htmx/htmx.js").status_code == 404  # only what the page loads
+        # The image's health check: the installed command, told the port by the environment.
+        check = [str(installed / "bin" / "backprop-viz"), "healthcheck"]
+        assert subprocess.run(check, env={**env, "BACKPROP_PORT": str(port)}, check=False).returncode == 0
     finally:
         server.terminate()
         server.wait(timeout=30)
