@@ -6,11 +6,7 @@ import hashlib
 import io
 import json
 import logging
-import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from app import logs
+from tests.processes import clean_environment, free_port, running
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -124,38 +121,14 @@ def test_the_text_formatter_scrubs_too() -> None:
 
 @pytest.mark.parametrize("log_format", ["json", "text"])
 def test_the_command_logs_every_request_without_a_session_id(log_format: str, tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKPROP_", "PROMETHEUS_"))}
-    env.update(BACKPROP_STORE="memory", BACKPROP_LOG_FORMAT=log_format, BACKPROP_PORT=str(port))
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-c", "from app.cli import main; main()"],
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0) as http:
-            deadline = time.monotonic() + 60
-            while True:
-                assert server.poll() is None, log.read_text()
-                try:
-                    if http.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the server did not start within 60 s"
-                time.sleep(0.05)
-            sid = http.post("/api/sessions").json()["id"]
-            assert http.post(f"/api/sessions/{sid}/step").status_code == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    text = log.read_text()
+    port = free_port()
+    env = clean_environment(BACKPROP_STORE="memory", BACKPROP_LOG_FORMAT=log_format, BACKPROP_PORT=str(port))
+    env["PYTHONPATH"] = str(REPO)
+    command = [sys.executable, "-c", "from app.cli import main; main()"]
+    with running(command, port, env, tmp_path, tmp_path / "server.log") as http:
+        sid = http.post("/api/sessions").json()["id"]
+        assert http.post(f"/api/sessions/{sid}/step").status_code == 200
+    text = (tmp_path / "server.log").read_text()
     assert sid not in text
     hashed = logs.session_hash(sid)
     if log_format == "json":

@@ -21,6 +21,7 @@ from app.main import create_app
 from app.session import Session
 from app.settings import Settings
 from app.store import MemoryStore, StoreBusyError
+from tests.processes import clean_environment, free_port, running
 
 pytestmark = pytest.mark.anyio
 
@@ -207,3 +208,18 @@ def test_the_counts_of_several_worker_processes_add_up(tmp_path: Path) -> None:
     assert requests_of(scraped)[("GET", "/healthz", "200")] == 7.0
     assert value(scraped, "backprop_training_runs_running") == 1.0
     assert value(scraped, "backprop_sessions") == 0.0  # the scraping worker's store
+
+
+def test_backprop_viz_with_two_workers_serves_one_sum(tmp_path: Path) -> None:
+    """The real thing: two uvicorn workers behind one port, requests on fresh connections (so either
+    worker may take each); every scrape, whichever worker answers it, counts them all."""
+    port = free_port()
+    env = clean_environment(BACKPROP_STORE="memory", BACKPROP_PORT=str(port), PYTHONPATH=str(REPO))
+    command = [sys.executable, "-c", "from app.cli import main; main()", "--workers", "2"]
+    with running(command, port, env, tmp_path, tmp_path / "server.log") as http:
+        for _ in range(20):
+            assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+        for _ in range(4):
+            scraped = samples(http.get("/metrics", headers={"Connection": "close"}).text)
+            assert requests_of(scraped)[("GET", "/readyz", "200")] == 20.0
+    assert "Started parent process" in (tmp_path / "server.log").read_text()

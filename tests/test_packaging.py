@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.processes import clean_environment, free_port, running
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,21 +43,6 @@ def _clean_copy(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
-def _environment(**extra: str) -> dict[str, str]:
-    """This process's environment without the app's settings (the server must run on its defaults)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKPROP_")}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    env.pop("PYTHONPATH", None)
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    return {**env, **extra}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtualenv with the wheel built from a clean copy installed; the copy is deleted."""
@@ -66,7 +50,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source, dist, venv = root / "source", root / "dist", root / "venv"
     source.mkdir()
     _clean_copy(source)
-    env = _environment()
+    env = clean_environment()
     pip = [sys.executable, "-m", "pip", "--quiet"]
     subprocess.run([*pip, "wheel", "--no-deps", "--wheel-dir", str(dist), str(source)], check=True, env=env)
     shutil.rmtree(source)  # the installed app must need nothing from the checkout
@@ -97,46 +81,28 @@ def test_the_wheel_is_a_real_wheel_with_the_page_inside(installed: Path) -> None
 
 
 def test_the_installed_command_serves_the_whole_page(installed: Path, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     command = [str(installed / "bin" / "backprop-viz"), "--port", str(port)]
     # A working directory with no app/ in it, and the memory store: nothing is written anywhere.
-    env = _environment(BACKPROP_STORE="memory", HOME=str(tmp_path))
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=10.0) as http:
-            deadline = time.monotonic() + 60
-            while True:  # wait for the server to listen (or to die)
-                assert server.poll() is None, log.read_text()
-                try:
-                    if http.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the installed server did not start within 60 s"
-                time.sleep(0.1)
-            page = http.get("/")
-            assert page.status_code == 200
-            assert '<script src="/vendor/htmx/htmx.min.js" defer></script>' in page.text
-            for path in (
-                "/static/app.css",
-                "/vendor/htmx/htmx.min.js",
-                "/vendor/swagger-ui/swagger-ui-bundle.js",
-                "/docs",
-                "/healthz",
-                "/readyz",
-                "/metrics",
-            ):
-                assert http.get(path).status_code == 200, path
-            htmx = REPO / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"
-            if htmx.is_file():  # the same bytes as the locked package the checkout installed
-                assert http.get("/vendor/htmx/htmx.min.js").content == htmx.read_bytes()
-            assert http.get("/vendor/htmx/htmx.js").status_code == 404  # only what the page loads
+    env = clean_environment(BACKPROP_STORE="memory", HOME=str(tmp_path))
+    with running(command, port, env, tmp_path, tmp_path / "server.log") as http:
+        page = http.get("/")
+        assert page.status_code == 200
+        assert '<script src="/vendor/htmx/htmx.min.js" defer></script>' in page.text
+        for path in (
+            "/static/app.css",
+            "/vendor/htmx/htmx.min.js",
+            "/vendor/swagger-ui/swagger-ui-bundle.js",
+            "/docs",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+        ):
+            assert http.get(path).status_code == 200, path
+        htmx = REPO / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"
+        if htmx.is_file():  # the same bytes as the locked package the checkout installed
+            assert http.get("/vendor/htmx/htmx.min.js").content == htmx.read_bytes()
+        assert http.get("/vendor/htmx/htmx.js").status_code == 404  # only what the page loads
         # The image's health check: the installed command, told the port by the environment.
         check = [str(installed / "bin" / "backprop-viz"), "healthcheck"]
         assert subprocess.run(check, env={**env, "BACKPROP_PORT": str(port)}, check=False).returncode == 0
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
