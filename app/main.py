@@ -1,13 +1,12 @@
 """The application: ``create_app()`` wires settings, the store, the API and the pages.
 
-Run with ``uvicorn app.main:app`` from the repository root, or ``backprop-viz --host --port``.
+Run with ``backprop-viz`` (app/cli.py), or ``uvicorn app.main:app`` from the repository root.
 """
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,21 +19,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import api, data_tab, network_tab, pages, train_tab
+from app import api, data_tab, logs, metrics, network_tab, pages, train_tab
 from app.engine import DivergenceError, EngineError
+from app.resources import STATIC, VENDOR
 from app.session import NotKeptError, PhaseError
 from app.settings import Settings
 from app.store import SessionNotFoundError, SessionStore, StoreBusyError, open_store
-from app.templating import ROOT
 from app.training import Runs
-
-STATIC = ROOT / "static"
-#: Front-end packages from the npm registry (package-lock.json), served by the app itself.
-NODE_MODULES = ROOT / "node_modules"
-VENDOR = {
-    "htmx": NODE_MODULES / "htmx.org" / "dist",
-    "swagger-ui": NODE_MODULES / "swagger-ui-dist",
-}
 
 #: The API's version: 2 since a session's state carries `loss_count` and `recent_losses` instead of
 #: the whole `loss_history` (read it with GET /api/sessions/{id}/losses).
@@ -161,7 +152,18 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:
+        """Liveness: the process answers (it checks nothing else, so it costs nothing)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["meta"], responses={503: {"description": "the session store is unreachable"}})
+    def readyz() -> JSONResponse:
+        """Readiness: the session store answers; 503 with the reason when it does not."""
+        try:
+            app.state.store.ping()
+        except Exception as exc:  # whatever the backend raises, this process cannot serve sessions now
+            detail = f"the session store is not reachable: {type(exc).__name__}: {exc}"
+            return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -180,21 +182,13 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name, directory in VENDOR.items():
-        # check_dir=False: without `npm ci` the server still starts; the page then works without
-        # JavaScript (every control is a plain form) and the vendor URLs answer 404.
-        app.mount(f"/vendor/{name}", StaticFiles(directory=directory, check_dir=False), name=f"vendor-{name}")
+        # Without `npm ci` the server still starts: the page then works without JavaScript (every
+        # control is a plain form) and the vendor URLs, mounted on nothing, answer 404.
+        if directory.is_dir():
+            app.mount(f"/vendor/{name}", StaticFiles(directory=directory), name=f"vendor-{name}")
+    metrics.install(app)  # last: it counts errors through the handlers registered above
+    logs.install(app)
     return app
-
-
-def cli(argv: Sequence[str] | None = None) -> None:
-    """``backprop-viz``: start the server."""
-    import uvicorn
-
-    parser = argparse.ArgumentParser(prog="backprop-viz", description="Serve the Backprop Visualizer.")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    args = parser.parse_args(argv)
-    uvicorn.run("app.main:app", host=args.host, port=args.port)
 
 
 app = create_app()

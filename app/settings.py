@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 StoreKind = Literal["sqlite", "memory"]
+LogFormat = Literal["text", "json"]
 
 
 def default_data_dir() -> Path:
@@ -33,6 +34,40 @@ def _number(env: dict[str, str], name: str, default: float, minimum: float) -> f
     return value
 
 
+def _whole(env: dict[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.strip().isdigit():
+        raise SettingsError(f"{name}={raw!r} is not a whole number")
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name}={raw!r} must lie in {minimum}..{maximum}")
+    return value
+
+
+_SWITCH = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
+def _switch(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    value = _SWITCH.get(raw.strip().lower())
+    if value is None:
+        raise SettingsError(f"{name}={raw!r}: use 1 or 0 (true/false, yes/no, on/off)")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Server settings. Environment variables (all optional):
@@ -42,6 +77,10 @@ class Settings:
     - ``BACKPROP_SESSION_TTL``: seconds a session may sit unused before it expires (default 604800, 7 days).
     - ``BACKPROP_MAX_SESSIONS``: most sessions kept; the least recently used go first (default 10000).
     - ``BACKPROP_TRAIN_SECONDS``: longest a background training run may take (default 120).
+    - ``BACKPROP_HOST``, ``BACKPROP_PORT``: where ``backprop-viz`` listens (default 127.0.0.1, 8000).
+    - ``BACKPROP_WORKERS``: server processes ``backprop-viz`` starts (default 1).
+    - ``BACKPROP_METRICS``: serve Prometheus metrics at ``/metrics`` (default 1; 0 turns them off).
+    - ``BACKPROP_LOG_FORMAT``: ``text`` (default) or ``json`` (one JSON object a line).
     """
 
     store: StoreKind = "sqlite"
@@ -49,6 +88,11 @@ class Settings:
     session_ttl: float = 7 * 24 * 3600.0
     max_sessions: int = 10_000
     train_seconds: float = 120.0
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    metrics: bool = True
+    log_format: LogFormat = "text"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -57,10 +101,18 @@ class Settings:
         if store not in ("sqlite", "memory"):
             raise SettingsError(f"BACKPROP_STORE={store!r}: choose 'sqlite' or 'memory'")
         data_dir = Path(env["BACKPROP_DATA_DIR"]) if env.get("BACKPROP_DATA_DIR") else default_data_dir()
+        log_format = env.get("BACKPROP_LOG_FORMAT", "text") or "text"
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"BACKPROP_LOG_FORMAT={log_format!r}: choose 'text' or 'json'")
         return cls(
             store="sqlite" if store == "sqlite" else "memory",
             data_dir=data_dir,
             session_ttl=_number(env, "BACKPROP_SESSION_TTL", 7 * 24 * 3600.0, 1.0),
             max_sessions=int(_number(env, "BACKPROP_MAX_SESSIONS", cls.max_sessions, 1.0)),
             train_seconds=_number(env, "BACKPROP_TRAIN_SECONDS", cls.train_seconds, 1.0),
+            host=env.get("BACKPROP_HOST") or cls.host,
+            port=_whole(env, "BACKPROP_PORT", cls.port, 1, 65535),
+            workers=_whole(env, "BACKPROP_WORKERS", cls.workers, 1, 64),
+            metrics=_switch(env, "BACKPROP_METRICS", cls.metrics),
+            log_format="json" if log_format == "json" else "text",
         )

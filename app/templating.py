@@ -9,7 +9,6 @@ its own name, which its root element (and only it, not a region nested in it) tu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -18,9 +17,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from jinja2_fragments import render_block
 
 from app.diagram import fmt, full
+from app.resources import TEMPLATES
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "templates"
 PAGE = "page.html"
 
 #: Every swappable region of the page, in page order.

@@ -17,6 +17,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
@@ -107,6 +108,8 @@ class Runs:
         self._lock = threading.Lock()
         self._active: dict[str, _Run] = {}
         self._finished: OrderedDict[str, RunStatus] = OrderedDict()
+        #: Told how many runs are active whenever a run starts or ends (the metrics' gauge).
+        self.on_active_count: Callable[[int], None] = lambda count: None
 
     # ----------------------------------------------------------------------------------------
     # The interface
@@ -146,6 +149,7 @@ class Runs:
                 )
             self._active[session_id] = run
             self._finished.pop(session_id, None)
+            self.on_active_count(len(self._active))
         run.thread = threading.Thread(
             target=self._work, args=(store, run), name=f"train-{session_id[:12]}", daemon=True
         )
@@ -154,6 +158,7 @@ class Runs:
         except RuntimeError:  # no thread to be had: forget the run rather than block the session
             with self._lock:
                 del self._active[session_id]
+                self.on_active_count(len(self._active))
             raise
         return status
 
@@ -213,6 +218,7 @@ class Runs:
             session_id = run.status.session_id
             if self._active.get(session_id) is run:
                 del self._active[session_id]
+                self.on_active_count(len(self._active))
             self._finished[session_id] = run.status
             self._finished.move_to_end(session_id)
             while len(self._finished) > self.max_finished:

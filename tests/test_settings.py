@@ -16,6 +16,9 @@ def test_defaults_need_nothing() -> None:
     assert settings.session_ttl == 7 * 24 * 3600.0
     assert settings.max_sessions == 10_000
     assert settings.train_seconds == 120.0
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
+    assert settings.metrics is True
+    assert settings.log_format == "text"
 
 
 def test_every_variable_is_read() -> None:
@@ -26,9 +29,32 @@ def test_every_variable_is_read() -> None:
             "BACKPROP_SESSION_TTL": "60",
             "BACKPROP_MAX_SESSIONS": "5",
             "BACKPROP_TRAIN_SECONDS": "2.5",
+            "BACKPROP_HOST": "0.0.0.0",
+            "BACKPROP_PORT": "8080",
+            "BACKPROP_WORKERS": "4",
+            "BACKPROP_METRICS": "0",
+            "BACKPROP_LOG_FORMAT": "json",
         }
     )
-    assert settings == Settings("memory", Path("/tmp/bpv"), 60.0, 5, 2.5)
+    assert settings == Settings("memory", Path("/tmp/bpv"), 60.0, 5, 2.5, "0.0.0.0", 8080, 4, False, "json")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        ("Yes", True),
+        ("ON", True),
+        ("0", False),
+        ("false", False),
+        ("no", False),
+        ("off", False),
+        ("", True),
+    ],
+)
+def test_metrics_switch_reads_the_usual_spellings(raw: str, expected: bool) -> None:
+    assert Settings.from_env({"BACKPROP_METRICS": raw}).metrics is expected
 
 
 def test_xdg_data_home_moves_the_default_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,6 +69,13 @@ def test_xdg_data_home_moves_the_default_data_dir(monkeypatch: pytest.MonkeyPatc
         ({"BACKPROP_SESSION_TTL": "soon"}, "BACKPROP_SESSION_TTL='soon' is not a number"),
         ({"BACKPROP_MAX_SESSIONS": "0"}, "BACKPROP_MAX_SESSIONS='0' must be at least 1"),
         ({"BACKPROP_TRAIN_SECONDS": "-1"}, "BACKPROP_TRAIN_SECONDS='-1' must be at least 1"),
+        ({"BACKPROP_PORT": "http"}, "BACKPROP_PORT='http' is not a whole number"),
+        ({"BACKPROP_PORT": "80.5"}, "BACKPROP_PORT='80.5' is not a whole number"),
+        ({"BACKPROP_PORT": "0"}, "BACKPROP_PORT='0' must lie in 1..65535"),
+        ({"BACKPROP_PORT": "65536"}, "BACKPROP_PORT='65536' must lie in 1..65535"),
+        ({"BACKPROP_WORKERS": "0"}, "BACKPROP_WORKERS='0' must lie in 1..64"),
+        ({"BACKPROP_METRICS": "maybe"}, "BACKPROP_METRICS='maybe': use 1 or 0 (true/false, yes/no, on/off)"),
+        ({"BACKPROP_LOG_FORMAT": "xml"}, "BACKPROP_LOG_FORMAT='xml': choose 'text' or 'json'"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:

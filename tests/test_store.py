@@ -635,3 +635,24 @@ def test_sqlite_update_recomputes_when_another_process_wrote_meanwhile(tmp_path:
     assert_params_equal(first.get("shared").params, expected.params)
     first.close()
     second.close()
+
+
+def test_ping_answers_when_the_store_is_usable(store: SessionStore) -> None:
+    store.ping()  # returns, whichever backend
+    store.add(create("p", seed=7))
+    store.ping()
+    assert store.get("p").id == "p"
+
+
+def test_sqlite_ping_opens_the_file(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "new" / "sessions.sqlite3", ttl=60.0, max_sessions=10)
+    store.ping()
+    assert (tmp_path / "new" / "sessions.sqlite3").is_file()
+    store.close()
+
+
+def test_sqlite_ping_raises_when_the_file_cannot_be_reached(tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("a file where the data folder should be")
+    store = SqliteStore(tmp_path / "not-a-folder" / "sessions.sqlite3", ttl=60.0, max_sessions=10)
+    with pytest.raises(OSError, match="not-a-folder"):
+        store.ping()

@@ -93,8 +93,9 @@ class SessionStore(ABC):
         """A number that changes whenever the session does, read without loading it (a page's
         watch asks it every few seconds); SessionNotFoundError if there is none."""
 
-    def ping(self) -> None:  # noqa: B027 - a backend that can fail to answer overrides it
-        """Raise if the store cannot be reached."""
+    @abstractmethod
+    def ping(self) -> None:
+        """Return if the store can be used now; else raise the backend's error, which says why."""
 
     def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release resources (connections)."""

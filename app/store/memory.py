@@ -178,6 +178,9 @@ class MemoryStore(SessionStore):
         with self._table:
             return len(self._sessions)
 
+    def ping(self) -> None:
+        """Always usable: the sessions are in this process."""
+
     def stamp(self, session_id: str) -> int:
         now = self.clock()
         with self._table:

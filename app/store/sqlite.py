@@ -420,7 +420,8 @@ class SqliteStore(SessionStore):
         return int(rows[0][1])
 
     def ping(self) -> None:
-        self._query("SELECT 1", ())
+        """The file opens (created if need be) and its table reads."""
+        self._query("SELECT 1 FROM session_states LIMIT 1", ())
 
     def open_connections(self) -> int:
         """How many connections the pool holds (as many as requests were ever at once)."""
