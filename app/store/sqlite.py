@@ -212,6 +212,7 @@ class SqliteStore(SessionStore):
         self._connections: list[sqlite3.Connection] = []
         self._ready = threading.Lock()
         self._migrated = False
+        self._writer = threading.Lock()
 
     # ----------------------------------------------------------------------------------------
     # Connections
@@ -245,7 +246,10 @@ class SqliteStore(SessionStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connection() as db:
+        # One writer at a time within this process: threads queue on a Python lock instead of
+        # polling SQLite's busy handler, which sleeps in growing steps (up to 100 ms) while it
+        # waits. Other processes still meet SQLite's own lock (and its busy timeout).
+        with self._writer, self._connection() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
