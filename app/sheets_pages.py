@@ -175,7 +175,8 @@ async def new_sheet(request: Request, book: SheetsDep, _: SameOrigin) -> Respons
         try:
             issued = book.create(sheets.SheetSpec.of(preset, seed, blanks, phases))
         except SheetError as exc:
-            errors["blanks"] = str(exc).removeprefix("blanks: ").capitalize()
+            message = str(exc).removeprefix("blanks: ")
+            errors["blanks"] = message[:1].upper() + message[1:]
         else:
             return RedirectResponse(f"/sheets/{issued.code}/key?token={issued.key_token}", status_code=303)
     return render("sheet_new.html", new_context(values, errors), 422)
