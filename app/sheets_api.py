@@ -167,6 +167,31 @@ class SheetInfo(BaseModel):
     target: list[float]
     quantities: list[Quantity]
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "7KQ2-MX9D-3FHA",
+                    "preset": "mazur",
+                    "layers": [2, 2, 2],
+                    "activation": "sigmoid",
+                    "output_activation": "sigmoid",
+                    "loss": "l2",
+                    "learning_rate": 0.5,
+                    "train_biases": False,
+                    "weights": [[[0.47, 0.06], [-0.89, 0.91]], [[-0.93, -0.52], [-0.76, -0.25]]],
+                    "biases": [[0.26, -0.42], [0.47, 0.85]],
+                    "input": [0.01, 0.37],
+                    "target": [0.05, 0.82],
+                    "quantities": [
+                        {"unit": [2, 1], "phase": "forward"},
+                        {"weight": [1, 1, 0], "phase": "update"},
+                    ],
+                }
+            ]
+        }
+    )
+
 
 class Answer(BaseModel):
     quantity: Quantity

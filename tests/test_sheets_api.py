@@ -283,7 +283,16 @@ async def test_every_new_operation_is_documented_with_examples(client: httpx.Asy
         paths
     )
     components = schema["components"]["schemas"]
-    for model in ("SheetRequest", "SheetCreated", "GradeRequest", "GradeResponse", "KeyResponse", "Quantity"):
+    models = (
+        "SheetRequest",
+        "SheetCreated",
+        "SheetInfo",
+        "GradeRequest",
+        "GradeResponse",
+        "KeyResponse",
+        "Quantity",
+    )
+    for model in models:
         assert components[model].get("examples"), model
     assert paths["/api/sheets/{code}/key"]["get"]["security"] == [{"Key token": []}]
     assert (
