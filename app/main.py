@@ -19,7 +19,19 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import api, data_tab, logs, metrics, network_tab, pages, train_tab
+from app import (
+    api,
+    data_tab,
+    logs,
+    metrics,
+    network_tab,
+    notebook_api,
+    pages,
+    sheets,
+    sheets_api,
+    sheets_pages,
+    train_tab,
+)
 from app.engine import DivergenceError, EngineError
 from app.resources import STATIC, VENDOR
 from app.session import NotKeptError, PhaseError
@@ -135,6 +147,7 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     app.state.settings = settings
     app.state.store = store if store is not None else open_store(settings)
     app.state.runs = Runs()  # background training runs from the page (and the runs API)
+    app.state.sheets = sheets.Sheets.open(settings)  # exercise sheets, kept like sessions
 
     # Steps answer with several regions of SVG (decision maps, the loss curve): gzip them.
     app.add_middleware(GZipMiddleware, minimum_size=2048)
@@ -176,6 +189,9 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
         )
 
     app.include_router(api.router)
+    app.include_router(notebook_api.router)
+    app.include_router(sheets_api.router)
+    app.include_router(sheets_pages.router)
     # The tabs' routers first: pages.router ends with the catch-all POST /page/{action}.
     for tab in (data_tab, train_tab, network_tab):
         app.include_router(tab.router)

@@ -141,7 +141,9 @@ def measure(server: Server, clients: int, seconds: int) -> list[Result]:
         "healthz": lua(ids, "GET", "/healthz", {}),
         "json step": lua(ids, "POST", "/api/sessions/{id}/step", {"Content-Length": "0"}),
         "page step": lua(ids, "POST", "/page/step", page_headers),
-        "watch 204": lua(ids, "GET", "/page/watch?v={v}", {"Cookie": f"{COOKIE}={{id}}", "HX-Request": "true"}),
+        "watch 204": lua(
+            ids, "GET", "/page/watch?v={v}", {"Cookie": f"{COOKIE}={{id}}", "HX-Request": "true"}
+        ),
         "first page": lua(ids, "GET", "/", {}),
     }
     results = []
@@ -157,7 +159,17 @@ def redis_server() -> Iterator[str]:
     port = free_port()
     directory = Path(tempfile.mkdtemp(prefix="bpv-redis-"))
     process = subprocess.Popen(
-        [ensure("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""],
+        [
+            ensure("redis-server"),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(directory),
+            "--save",
+            "",
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -169,9 +181,8 @@ def redis_server() -> Iterator[str]:
 
 def report(results: list[Result], server: Server) -> None:
     print(f"\nserver: uvicorn, {server.workers} worker(s), store {server.store}, loopback")
-    header = (
-        f"{'endpoint':<11} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'× floor':>8}"
-    )
+    names = ("req/s", "p50 ms", "p99 ms", "errors", "× floor")
+    header = f"{'endpoint':<11} {'clients':>7} " + " ".join(f"{n:>8}" for n in names)
     print(header)
     print("-" * len(header))
     floors = {r.clients: r.requests_per_second for r in results if r.endpoint == "healthz"}
@@ -193,7 +204,9 @@ def report(results: list[Result], server: Server) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--store", choices=["sqlite", "memory", "redis"], default="sqlite")
     parser.add_argument("--seconds", type=int, default=10, help="per endpoint and client count")
