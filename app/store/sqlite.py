@@ -16,6 +16,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -46,6 +47,8 @@ CONFLICT_RETRIES = 5
 CHUNK = 512
 #: A read marks a session as used at most this often (a write per read would cost more than it tells).
 TOUCH_SECONDS = 1.0
+#: Sessions this process keeps decoded, by id, with the version they were read or written at.
+CACHED_SESSIONS = 1024
 #: The layout this module writes (``PRAGMA user_version``); 0 is the layout before the history
 #: moved out of the session document, which :meth:`SqliteStore._migrate` converts.
 SCHEMA_VERSION = 2
@@ -213,6 +216,9 @@ class SqliteStore(SessionStore):
         self._ready = threading.Lock()
         self._migrated = False
         self._writer = threading.Lock()
+        # The sessions last read or written here, with their row's version: a request whose row
+        # still has that version (no other process changed it) skips decoding the state.
+        self._cache: OrderedDict[str, tuple[int, Session]] = OrderedDict()
 
     # ----------------------------------------------------------------------------------------
     # Connections
@@ -326,18 +332,42 @@ class SqliteStore(SessionStore):
             apply(pending, _Log(db, session.id, session.arch, before.losses), before)
         return replace(session, history=History(self._source(session.id, session.arch, after), after))
 
-    def _row(self, session_id: str) -> tuple[str, float, int]:
-        rows = self._query("SELECT state, last_used, version FROM session_states WHERE id = ?", (session_id,))
+    def _remember(self, session: Session, version: int) -> None:
+        with self._guard:
+            self._cache[session.id] = (version, session)
+            self._cache.move_to_end(session.id)
+            while len(self._cache) > CACHED_SESSIONS:
+                self._cache.popitem(last=False)
+
+    def _forget(self, session_id: str) -> None:
+        with self._guard:
+            self._cache.pop(session_id, None)
+
+    def _load(self, session_id: str) -> tuple[Session, float, int]:
+        """The session, its last use and its row's version; decoded only when the row has changed
+        since this process last saw it."""
+        rows = self._query("SELECT last_used, version FROM session_states WHERE id = ?", (session_id,))
         if not rows:
+            self._forget(session_id)
             raise SessionNotFoundError(session_id)
-        state, used, version = rows[0]
+        used, version = float(rows[0][0]), int(rows[0][1])
         if self.clock() - used > self.ttl:
+            self._forget(session_id)
             with self._transaction() as db:
                 row = db.execute("SELECT version FROM session_states WHERE id = ?", (session_id,)).fetchone()
                 if row is not None and row[0] == version:
                     self._delete_rows(db, session_id)
             raise SessionNotFoundError(session_id)
-        return state, float(used), int(version)
+        with self._guard:
+            cached = self._cache.get(session_id)
+        if cached is not None and cached[0] == version:
+            return cached[1], used, version
+        rows = self._query("SELECT state, version FROM session_states WHERE id = ?", (session_id,))
+        if not rows:
+            raise SessionNotFoundError(session_id)
+        session = self._decode(session_id, rows[0][0])
+        self._remember(session, int(rows[0][1]))
+        return session, used, int(rows[0][1])
 
     # ----------------------------------------------------------------------------------------
     # The interface
@@ -358,16 +388,18 @@ class SqliteStore(SessionStore):
                 ).fetchall()
             for (old,) in gone:
                 self._delete_rows(db, old)
-            return self._insert(db, session, now)
+            stored = self._insert(db, session, now)
+        self._remember(stored, 0)
+        return stored
 
     def get(self, session_id: str) -> Session:
         with self._locked(session_id):
-            state, used, _version = self._row(session_id)
+            session, used, _ = self._load(session_id)
             now = self.clock()
             if now - used >= TOUCH_SECONDS:
                 with self._transaction() as db:
                     db.execute("UPDATE session_states SET last_used = ? WHERE id = ?", (now, session_id))
-            return self._decode(session_id, state)
+            return session
 
     def update(self, session_id: str, change: Callable[[Session], Session]) -> Session:
         # The change is computed outside any database transaction (a long training must not hold
@@ -376,8 +408,7 @@ class SqliteStore(SessionStore):
         # already guarantees that, the version guards against other server processes.
         with self._locked(session_id):
             for _ in range(CONFLICT_RETRIES):
-                state, _, version = self._row(session_id)
-                current = self._decode(session_id, state)
+                current, _, version = self._load(session_id)
                 new = change(current)
                 saved = self._write(current, new, version)
                 if saved is not None:
@@ -405,9 +436,12 @@ class SqliteStore(SessionStore):
                     db.execute(f"DELETE FROM {table} WHERE sid = ?", (new.id,))
             if pending is not None:
                 apply(pending, _Log(db, new.id, new.arch, before.losses), before)
-        return replace(new, history=History(self._source(new.id, new.arch, after), after))
+        saved = replace(new, history=History(self._source(new.id, new.arch, after), after))
+        self._remember(saved, version + 1)
+        return saved
 
     def delete(self, session_id: str) -> None:
+        self._forget(session_id)
         with self._locked(session_id), self._transaction() as db:
             if db.execute("SELECT 1 FROM session_states WHERE id = ?", (session_id,)).fetchone() is None:
                 raise SessionNotFoundError(session_id)
