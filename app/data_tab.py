@@ -21,9 +21,11 @@ from starlette.exceptions import HTTPException
 
 from app import decision, engine, pages, session
 from app.api import Store
-from app.datasets import BUILTIN, DESCRIPTIONS, MAX_SAMPLES, Dataset, builtin, make_dataset, single
+from app.datasets import BUILTIN, DESCRIPTIONS, Dataset, builtin, make_dataset, single
 from app.decision import DecisionMap
-from app.engine import MAX_ABS_VALUE, Architecture, EngineError
+from app.engine import Architecture
+from app.errors import InvalidInputError
+from app.limits import MAX_ABS_VALUE, MAX_FORM_BYTES, MAX_SAMPLES, MAX_TABLE_CHARS
 from app.pages import SameOrigin
 from app.panel import View
 from app.session import MODES, Mode, Session
@@ -49,10 +51,6 @@ MODE_TITLES: dict[str, tuple[str, str]] = {
     "sgd": ("SGD", "one sample per step, in turn"),
     "batch": ("Batch", "every sample at once, the mean gradient"),
 }
-#: Longest table text accepted (characters): MAX_SAMPLES rows of 16 long numbers fit easily.
-MAX_TABLE_CHARS = 65_536
-#: Longest form body accepted before parsing it (bytes, URL-encoded).
-MAX_FORM_BYTES = 4 * MAX_TABLE_CHARS
 TABLE_EXAMPLE = "0 1 ; 1"
 
 
@@ -175,13 +173,6 @@ def misfit(arch: Architecture, data: Dataset, title: str) -> str | None:
     )
 
 
-def next_sample(current: Session) -> int:
-    """The row the next forward pass starts with, as session.run_forward picks it."""
-    if current.phase == "updated" and current.config.mode == "sgd":
-        return (current.sample_index + 1) % len(current.data)
-    return current.sample_index
-
-
 def context(
     current: Session,
     view: View,
@@ -203,7 +194,7 @@ def context(
         for name, (description, problem) in described.items()
     )
     outputs = engine.predict(arch, current.params, data.inputs)
-    upcoming = next_sample(current)
+    upcoming = session.next_sample(current)
     rows = tuple(
         Row(
             index=i,
@@ -241,10 +232,10 @@ def parse_table(text: str) -> Dataset:
     """A user's table: one sample per line, the inputs, a ';', the targets.
 
     Numbers are separated by spaces or commas; blank lines and lines starting with '#' are
-    skipped. Raises EngineError with a message that names the line.
+    skipped. Raises InvalidInputError with a message that names the line.
     """
     if len(text) > MAX_TABLE_CHARS:
-        raise EngineError(f"Table: at most {MAX_TABLE_CHARS} characters, got {len(text)}")
+        raise InvalidInputError(f"Table: at most {MAX_TABLE_CHARS} characters, got {len(text)}")
     inputs: list[list[float]] = []
     targets: list[list[float]] = []
     first_line = 0
@@ -254,20 +245,22 @@ def parse_table(text: str) -> Dataset:
             continue
         if len(inputs) == MAX_SAMPLES:
             count = sum(1 for r in text.splitlines() if r.strip() and not r.strip().startswith("#"))
-            raise EngineError(f"Table: at most {MAX_SAMPLES} samples, got {count}")
+            raise InvalidInputError(f"Table: at most {MAX_SAMPLES} samples, got {count}")
         where = f"Table, line {number}"
         parts = line.split(";")
         if len(parts) != 2:
-            raise EngineError(
+            raise InvalidInputError(
                 f"{where}: separate the inputs from the targets with one ';' (e.g. {TABLE_EXAMPLE})"
             )
         row_in, row_out = (_numbers(part, where) for part in parts)
         if not row_in or not row_out:
-            raise EngineError(f"{where}: needs at least one input before the ';' and one target after it")
+            raise InvalidInputError(
+                f"{where}: needs at least one input before the ';' and one target after it"
+            )
         if inputs:
             for label, row, rows in (("input", row_in, inputs), ("target", row_out, targets)):
                 if len(row) != len(rows[0]):
-                    raise EngineError(
+                    raise InvalidInputError(
                         f"{where}: {len(row)} {label}{'s' if len(row) != 1 else ''}, but line {first_line} "
                         f"has {len(rows[0])}; every line needs the same number"
                     )
@@ -276,7 +269,7 @@ def parse_table(text: str) -> Dataset:
         inputs.append(row_in)
         targets.append(row_out)
     if not inputs:
-        raise EngineError(f"Table: enter at least one sample, one per line, e.g. {TABLE_EXAMPLE}")
+        raise InvalidInputError(f"Table: enter at least one sample, one per line, e.g. {TABLE_EXAMPLE}")
     return make_dataset(inputs, targets, name=None)
 
 
@@ -287,11 +280,11 @@ def _numbers(part: str, where: str) -> list[float]:
         try:
             value = float(text)
         except ValueError:
-            raise EngineError(f"{where}: “{word}” is not a number") from None
+            raise InvalidInputError(f"{where}: “{word}” is not a number") from None
         if not math.isfinite(value):
-            raise EngineError(f"{where}: “{word}” is not a finite number")
+            raise InvalidInputError(f"{where}: “{word}” is not a finite number")
         if abs(value) > MAX_ABS_VALUE:
-            raise EngineError(f"{where}: {word} is too large; values must lie in [-1e+06, 1e+06]")
+            raise InvalidInputError(f"{where}: {word} is too large; values must lie in [-1e+06, 1e+06]")
         values.append(value)
     return values
 
@@ -308,7 +301,7 @@ def chosen_data(current: Session, values: Mapping[str, str]) -> tuple[Dataset | 
     if choice == TABLE:
         try:
             data = parse_table(values.get("table", ""))
-        except EngineError as exc:
+        except InvalidInputError as exc:
             return None, {"table": str(exc)}
         problem = misfit(current.arch, data, "The table")
         return (None, {"table": problem}) if problem else (data, {})

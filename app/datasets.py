@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.engine import Array, EngineError, check_finite
-
-#: The most samples a user-entered table may hold (the diagram highlights one sample at a time).
-MAX_SAMPLES = 256
+from app.engine import Array, check_finite
+from app.errors import InvalidInputError
+from app.limits import MAX_SAMPLES
 
 #: The default sample: the inputs and targets of Matt Mazur's well-known worked example.
 DEFAULT_INPUT = (0.05, 0.10)
@@ -62,24 +61,28 @@ def make_dataset(
 ) -> Dataset:
     """A dataset from a user's table, checked: same row count, equal row widths, finite, capped."""
     if len(inputs) == 0:
-        raise EngineError("dataset: needs at least one sample")
+        raise InvalidInputError("dataset: needs at least one sample")
     if len(inputs) != len(targets):
-        raise EngineError(
+        raise InvalidInputError(
             f"dataset: {len(inputs)} input rows but {len(targets)} target rows; give one target row per input"
         )
     if len(inputs) > MAX_SAMPLES:
-        raise EngineError(f"dataset: at most {MAX_SAMPLES} samples, got {len(inputs)}")
+        raise InvalidInputError(f"dataset: at most {MAX_SAMPLES} samples, got {len(inputs)}")
     for label, rows in (("inputs", inputs), ("targets", targets)):
         widths = {len(row) for row in rows}
         if len(widths) != 1 or 0 in widths:
-            raise EngineError(f"dataset.{label}: every row must have the same, non-zero number of values")
+            raise InvalidInputError(
+                f"dataset.{label}: every row must have the same, non-zero number of values"
+            )
     try:
         data = _table(name, inputs, targets)
     except (TypeError, ValueError):
-        raise EngineError("dataset: every value must be a number (one row of numbers per sample)") from None
+        raise InvalidInputError(
+            "dataset: every value must be a number (one row of numbers per sample)"
+        ) from None
     for label, array in (("inputs", data.inputs), ("targets", data.targets)):
         if array.ndim != 2:
-            raise EngineError(f"dataset.{label}: each row must be a flat list of numbers")
+            raise InvalidInputError(f"dataset.{label}: each row must be a flat list of numbers")
     check_finite("dataset.inputs", data.inputs)
     check_finite("dataset.targets", data.targets)
     return data
@@ -130,6 +133,6 @@ def builtin(name: str) -> Dataset:
     try:
         return BUILTIN[name]
     except KeyError:
-        raise EngineError(
+        raise InvalidInputError(
             f"dataset: unknown built-in dataset {name!r}; choose one of {', '.join(BUILTIN)}"
         ) from None

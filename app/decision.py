@@ -15,7 +15,8 @@ import numpy as np
 
 from app import engine
 from app.diagram import NEGATIVE, POSITIVE, fmt
-from app.engine import Array, EngineError
+from app.engine import Array
+from app.errors import InvalidInputError
 from app.session import Session
 
 #: Side of the square plot area and the room left around it for the axis labels (user units).
@@ -186,7 +187,9 @@ def build(session: Session, *, resolution: int = DEFAULT_RESOLUTION) -> tuple[De
     if arch.layers[0] != 2:
         return ()
     if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
-        raise EngineError(f"resolution: must lie in {MIN_RESOLUTION}..{MAX_RESOLUTION}, got {resolution}")
+        raise InvalidInputError(
+            f"resolution: must lie in {MIN_RESOLUTION}..{MAX_RESOLUTION}, got {resolution}"
+        )
     data = session.data
     bounds = bounds_of(data.inputs)
     x1, x2 = cell_centres(bounds, resolution)

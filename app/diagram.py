@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from app.session import Session
+from app.session import PHASE_TABLE, Session
 
 WIDTH = 960.0
 HEIGHT = 600.0
@@ -377,12 +377,12 @@ class Focus:
 
 def focus_of(session: Session) -> Focus:
     depth = session.arch.depth
-    phase = session.phase
+    computed = PHASE_TABLE[session.phase].computed
     fwd, bwd = session.forward, session.backward
     none: frozenset[int] = frozenset()
-    if phase == "idle" or fwd is None:
+    if computed == "nothing" or fwd is None:
         return Focus(none, none, False, "Nothing computed yet: press Forward (or Sub-step).")
-    if phase == "forwarding":
+    if computed == "layer":
         layer = fwd.layers_done
         return Focus(
             frozenset({layer}),
@@ -392,12 +392,12 @@ def focus_of(session: Session) -> Focus:
         )
     # After a coarse step everything is new, so nothing is singled out; a sub-step highlights
     # exactly the part it computed.
-    if phase == "forward":
+    if computed == "loss":
         if session.substep_mode:
             return Focus(frozenset({depth}), none, True, "Forward: the loss L computed from y and t.")
         return Focus(none, none, False, "Forward pass done: every a, every h and the loss.")
-    if phase in ("backwarding", "backward") and bwd is not None:
-        if session.substep_mode or phase == "backwarding":
+    if computed == "delta" and bwd is not None:
+        if session.substep_mode or session.phase == "backwarding":
             layer = depth - bwd.layers_done + 1
             return Focus(
                 frozenset({layer}),

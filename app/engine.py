@@ -25,24 +25,10 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
+from app.errors import DivergenceError, InvalidInputError, PhaseError
+from app.limits import LEARNING_RATE, MAX_ABS_VALUE, MAX_LAYERS, MAX_UNITS, MIN_LAYERS, MIN_UNITS
+
 Array = NDArray[np.float64]
-
-#: Smallest and largest number of layers (input and output included) and units per layer.
-MIN_LAYERS, MAX_LAYERS = 2, 6
-MIN_UNITS, MAX_UNITS = 1, 8
-#: Largest magnitude any input, target or parameter may have; beyond it a network is refused.
-MAX_ABS_VALUE = 1e6
-#: The learning rate η lies in (0, MAX_LEARNING_RATE].
-MAX_LEARNING_RATE = 100.0
-
-
-class EngineError(ValueError):
-    """A request the engine refuses; the message says what is wrong in words a user can act on."""
-
-
-class DivergenceError(EngineError):
-    """An update would leave a parameter non-finite or beyond ±MAX_ABS_VALUE."""
-
 
 # No float64 overflow can happen in this engine, so it needs no np.errstate: inputs, targets and
 # parameters are kept within ±MAX_ABS_VALUE, so with at most MAX_UNITS units and MAX_LAYERS layers
@@ -215,25 +201,25 @@ class Architecture:
 
     def __post_init__(self) -> None:
         if not MIN_LAYERS <= len(self.layers) <= MAX_LAYERS:
-            raise EngineError(
+            raise InvalidInputError(
                 f"layers: a network has {MIN_LAYERS} to {MAX_LAYERS} layers "
                 f"(input and output included), got {len(self.layers)}"
             )
         for index, units in enumerate(self.layers):
             if not MIN_UNITS <= units <= MAX_UNITS:
-                raise EngineError(
+                raise InvalidInputError(
                     f"layers[{index}]: a layer has {MIN_UNITS} to {MAX_UNITS} units, got {units}"
                 )
         for field, name in (("activation", self.activation), ("output_activation", self.output_activation)):
             if name not in ACTIVATIONS:
-                raise EngineError(
+                raise InvalidInputError(
                     f"{field}: unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}"
                 )
         if self.loss not in LOSSES:
-            raise EngineError(f"loss: unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+            raise InvalidInputError(f"loss: unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         required = LOSSES[self.loss].requires_output
         if required is not None and self.output_activation != required:
-            raise EngineError(
+            raise InvalidInputError(
                 f"loss: {self.loss!r} needs output_activation {required!r}, got {self.output_activation!r}"
             )
 
@@ -291,8 +277,8 @@ def check_finite(name: str, values: Array) -> None:
     elif float(np.abs(values).max()) <= MAX_ABS_VALUE:
         return
     if not np.all(np.isfinite(values)):
-        raise EngineError(f"{name}: every value must be a finite number (no NaN or infinity)")
-    raise EngineError(f"{name}: values must lie within ±{MAX_ABS_VALUE:g}")
+        raise InvalidInputError(f"{name}: every value must be a finite number (no NaN or infinity)")
+    raise InvalidInputError(f"{name}: values must lie within ±{MAX_ABS_VALUE:g}")
 
 
 def make_parameters(
@@ -302,11 +288,11 @@ def make_parameters(
 ) -> Parameters:
     """Parameters from nested lists, with every shape and value checked against ``arch``."""
     if len(weights) != arch.depth:
-        raise EngineError(
+        raise InvalidInputError(
             f"weights: expected {arch.depth} matrices for layers {list(arch.layers)}, got {len(weights)}"
         )
     if len(biases) != arch.depth:
-        raise EngineError(
+        raise InvalidInputError(
             f"biases: expected {arch.depth} vectors for layers {list(arch.layers)}, got {len(biases)}"
         )
     ws: list[Array] = []
@@ -315,11 +301,13 @@ def make_parameters(
         rows, cols = arch.layers[l], arch.layers[l + 1]
         matrix = weights[l]
         if len(matrix) != rows or any(len(row) != cols for row in matrix):
-            raise EngineError(f"weights[{l}]: expected a {rows}×{cols} matrix (rows = units of layer {l})")
+            raise InvalidInputError(
+                f"weights[{l}]: expected a {rows}×{cols} matrix (rows = units of layer {l})"
+            )
         w = np.array(matrix, dtype=np.float64).reshape(rows, cols)
         check_finite(f"weights[{l}]", w)
         if len(biases[l]) != cols:
-            raise EngineError(f"biases[{l}]: expected {cols} values, got {len(biases[l])}")
+            raise InvalidInputError(f"biases[{l}]: expected {cols} values, got {len(biases[l])}")
         b = np.array(biases[l], dtype=np.float64).reshape(cols)
         check_finite(f"biases[{l}]", b)
         ws.append(w)
@@ -381,14 +369,14 @@ class ForwardTrace:
     def activation(self, layer: int) -> Array:
         value = self.activations[layer]
         if value is None:
-            raise EngineError(f"the forward pass has not reached layer {layer} yet")
+            raise PhaseError(f"the forward pass has not reached layer {layer} yet")
         return value
 
     def pre_activation(self, layer: int) -> Array:
         """a of unit layer ``layer`` (1..L)."""
         value = self.pre_activations[layer - 1]
         if value is None:
-            raise EngineError(f"the forward pass has not reached layer {layer} yet")
+            raise PhaseError(f"the forward pass has not reached layer {layer} yet")
         return value
 
 
@@ -417,25 +405,25 @@ class BackwardTrace:
         """δ of unit layer ``layer`` (1..L)."""
         value = self.deltas[layer - 1]
         if value is None:
-            raise EngineError(f"δ of layer {layer} has not been computed yet")
+            raise PhaseError(f"δ of layer {layer} has not been computed yet")
         return value
 
     def weight_gradient(self, l: int) -> Array:
         value = self.weight_gradients[l]
         if value is None:
-            raise EngineError(f"the gradient of weight layer {l} has not been computed yet")
+            raise PhaseError(f"the gradient of weight layer {l} has not been computed yet")
         return value
 
     def bias_gradient(self, l: int) -> Array:
         value = self.bias_gradients[l]
         if value is None:
-            raise EngineError(f"the gradient of bias layer {l} has not been computed yet")
+            raise PhaseError(f"the gradient of bias layer {l} has not been computed yet")
         return value
 
     def activation_gradient(self, layer: int) -> Array:
         value = self.activation_gradients[layer - 1]
         if value is None:
-            raise EngineError(f"∂L/∂h of layer {layer} has not been computed yet")
+            raise PhaseError(f"∂L/∂h of layer {layer} has not been computed yet")
         return value
 
 
@@ -558,8 +546,8 @@ def _layer_backward(
 
 
 def check_learning_rate(learning_rate: float) -> None:
-    if not 0.0 < learning_rate <= MAX_LEARNING_RATE:  # NaN fails too
-        raise EngineError(f"learning_rate: must lie in (0, {MAX_LEARNING_RATE:g}], got {learning_rate}")
+    if learning_rate not in LEARNING_RATE:
+        raise InvalidInputError(f"learning_rate: must lie in {LEARNING_RATE}, got {learning_rate}")
 
 
 def _apply_update(
@@ -619,7 +607,7 @@ def as_batch(values: Array | Sequence[float] | Sequence[Sequence[float]], width:
     if array.ndim == 1:
         array = array.reshape(1, -1)
     if array.ndim != 2 or array.shape[1] != width or array.shape[0] < 1:
-        raise EngineError(f"{name}: expected {width} values per sample")
+        raise InvalidInputError(f"{name}: expected {width} values per sample")
     check_finite(name, array)
     return array
 
@@ -628,7 +616,7 @@ def _batches(arch: Architecture, inputs: Array, targets: Array) -> tuple[Array, 
     x = as_batch(inputs, arch.layers[0], "input")
     t = as_batch(targets, arch.layers[-1], "target")
     if x.shape[0] != t.shape[0]:
-        raise EngineError("input and target must hold the same number of samples")
+        raise InvalidInputError("input and target must hold the same number of samples")
     return x, t
 
 
@@ -652,7 +640,7 @@ def forward_layer(arch: Architecture, params: Parameters, trace: ForwardTrace) -
     """Propagate one more layer: a(l+1) = h(l) w(l) + b(l), h(l+1) = f(a(l+1))."""
     l = trace.layers_done
     if l >= arch.depth:
-        raise EngineError("the forward pass has already reached the output layer")
+        raise PhaseError("the forward pass has already reached the output layer")
     a, out = _layer_forward(arch, params, l, trace.activation(l))
     pre = list(trace.pre_activations)
     act = list(trace.activations)
@@ -664,7 +652,7 @@ def forward_layer(arch: Architecture, params: Parameters, trace: ForwardTrace) -
 def compute_loss(arch: Architecture, trace: ForwardTrace) -> ForwardTrace:
     """The loss sub-step: L of each sample from the output and the target."""
     if trace.layers_done < arch.depth:
-        raise EngineError("the loss needs the output: finish the forward pass first")
+        raise PhaseError("the loss needs the output: finish the forward pass first")
     y = trace.activation(arch.depth)
     a = trace.pre_activation(arch.depth)
     losses = _loss_values(arch, a, y, trace.targets)
@@ -708,10 +696,10 @@ def backward_layer(
     Then ∂L/∂w_ij = δ_j · h_i of the layer before and ∂L/∂b_j = δ_j, averaged over the batch.
     """
     if not fwd.complete:
-        raise EngineError("backward needs a complete forward pass (with the loss) first")
+        raise PhaseError("backward needs a complete forward pass (with the loss) first")
     done = trace.layers_done
     if done >= arch.depth:
-        raise EngineError("the backward pass has already reached the first layer")
+        raise PhaseError("the backward pass has already reached the first layer")
     layer = arch.depth - done  # unit layer whose δ this step computes (L, L-1, ..., 1)
     delta_next = None if layer == arch.depth else trace.delta(layer + 1)
     grad_h, delta, weight_gradient, bias_gradient = _layer_backward(
@@ -760,7 +748,7 @@ def update(
     nothing, if a new value would be non-finite or beyond ±MAX_ABS_VALUE.
     """
     if not grads.complete:
-        raise EngineError("update needs every gradient: finish the backward pass first")
+        raise PhaseError("update needs every gradient: finish the backward pass first")
     check_learning_rate(learning_rate)
     depth = len(params.weights)
     return _apply_update(

@@ -29,8 +29,10 @@ import numpy as np
 
 from app import engine
 from app.diagram import Symbol, bias_symbol, fmt, unit_symbol, weight_symbol
-from app.engine import Activation, Architecture, Array, BackwardTrace, EngineError, ForwardTrace, Parameters
-from app.session import Phase, PhaseError, Session
+from app.engine import Activation, Architecture, Array, BackwardTrace, ForwardTrace, Parameters
+from app.errors import InvalidInputError, NothingComputedError
+from app.limits import MAX_EPSILON
+from app.session import PHASE_TABLE, Phase, Session
 
 Kind = Literal["unit", "weight", "bias", "loss"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -41,22 +43,6 @@ MATHML_NAMESPACE = "http://www.w3.org/1998/Math/MathML"
 MAX_WRITTEN_SAMPLES = 4
 #: The step of the central differences in :func:`gradient_check` (see there why).
 DEFAULT_EPSILON = 1e-6
-MAX_EPSILON = 1e-2
-
-#: How the title says when a number was computed.
-PHASE_WORDS: dict[Phase, str] = {
-    "idle": "before any step",
-    "forwarding": "during the forward pass",
-    "forward": "after forward",
-    "backwarding": "during the backward pass",
-    "backward": "after backward",
-    "updated": "after update",
-}
-
-
-class NothingComputedError(PhaseError):
-    """The quantity has not been computed in this phase; the message says which step to run first."""
-
 
 # --------------------------------------------------------------------------------------------
 # What a derivation is
@@ -559,7 +545,7 @@ def _net(session: Session) -> _Net:
     """The traces, or NothingComputedError when there is no forward pass yet."""
     if session.phase == "idle" or session.forward is None:
         raise NothingComputedError("nothing has been computed yet: run forward first")
-    backward = session.backward if session.phase in ("backwarding", "backward", "updated") else None
+    backward = session.backward if PHASE_TABLE[session.phase].shows_backward else None
     return _Net(session, session.forward, backward)
 
 
@@ -708,7 +694,7 @@ def _explain_unit(session: Session, layer: int, j: int) -> Derivation:
         delta = net.delta(layer, j)
         result = float(net.backward().delta(layer)[net.row, j])
         lines.append(_Line((delta,), _product(factors), result, note=note))
-        title = f"δ = ∂L/∂a of {net.role(layer)} {symbol} ({PHASE_WORDS[phase]})"
+        title = f"δ = ∂L/∂a of {net.role(layer)} {symbol} ({PHASE_TABLE[phase].words})"
         return _derivation("unit", index, _name_text(delta), title, phase, lines)
     if net.fwd.activations[layer] is None:
         raise NothingComputedError(
@@ -719,7 +705,7 @@ def _explain_unit(session: Session, layer: int, j: int) -> Derivation:
         "unit",
         index,
         symbol,
-        f"Activation of {net.role(layer)} {symbol} ({PHASE_WORDS[phase]})",
+        f"Activation of {net.role(layer)} {symbol} ({PHASE_TABLE[phase].words})",
         phase,
         _forward_lines(net, layer, j),
     )
@@ -751,16 +737,8 @@ def _forward_lines(net: _Net, layer: int, j: int) -> list[_Line]:
 
 
 def _gradient_missing(session: Session, what: str, layer: int) -> NothingComputedError:
-    phase = session.phase
-    if phase == "idle":
-        step = "run forward, then backward, first"
-    elif phase == "forwarding":
-        step = "finish the forward pass (forward, or the remaining sub-steps), then run backward, first"
-    elif phase == "forward":
-        step = "run backward first"
-    elif phase == "updated":
-        step = "run forward, then backward, first"
-    else:
+    step = PHASE_TABLE[session.phase].gradient_needs
+    if step is None:
         return NothingComputedError(
             f"the gradient of {what} comes when the backward pass reaches layer {layer}: "
             "run backward (or the next sub-step) first"
@@ -816,9 +794,9 @@ def _explain_weight(session: Session, l: int, i: int, j: int) -> Derivation:
         old = float(net.params.weights[l][i, j])
         new = float(session.params.weights[l][i, j])
         lines.append(_update_line(net, name, old, gradient, new))
-        title = f"New value of {kind_words} {symbol} ({PHASE_WORDS['updated']})"
+        title = f"New value of {kind_words} {symbol} ({PHASE_TABLE['updated'].words})"
         return _derivation("weight", (l, i, j), symbol, title, session.phase, lines)
-    title = f"Gradient of {kind_words} {symbol} ({PHASE_WORDS[session.phase]})"
+    title = f"Gradient of {kind_words} {symbol} ({PHASE_TABLE[session.phase].words})"
     return _derivation("weight", (l, i, j), f"∂L/∂{symbol}", title, session.phase, lines)
 
 
@@ -850,9 +828,9 @@ def _explain_bias(session: Session, l: int, j: int) -> Derivation:
         old = float(net.params.biases[l][j])
         new = float(session.params.biases[l][j])
         lines.append(_update_line(net, name, old, gradient, new, session.config.train_biases))
-        title = f"New value of {what} ({PHASE_WORDS['updated']})"
+        title = f"New value of {what} ({PHASE_TABLE['updated'].words})"
         return _derivation("bias", (l, j), symbol, title, session.phase, lines)
-    title = f"Gradient of {what} ({PHASE_WORDS[session.phase]})"
+    title = f"Gradient of {what} ({PHASE_TABLE[session.phase].words})"
     return _derivation("bias", (l, j), f"∂L/∂{symbol}", title, session.phase, lines)
 
 
@@ -916,9 +894,9 @@ def _explain_loss(session: Session) -> Derivation:
         loss = fwd.loss
         assert loss is not None
         lines.append(_mean_line(net, (_Name("L"),), per_sample, (_Name("L", sample="n"),), total, loss))
-        title = f"Mean loss over the {n} samples ({PHASE_WORDS[session.phase]})"
+        title = f"Mean loss over the {n} samples ({PHASE_TABLE[session.phase].words})"
     else:
-        title = f"Loss of this sample ({PHASE_WORDS[session.phase]})"
+        title = f"Loss of this sample ({PHASE_TABLE[session.phase].words})"
     return _derivation("loss", (), "L", title, session.phase, lines)
 
 
@@ -928,44 +906,46 @@ def _explain_loss(session: Session) -> Derivation:
 
 
 def check_index(arch: Architecture, kind: str, index: Sequence[int]) -> tuple[Kind, tuple[int, ...]]:
-    """The kind and index, checked against the network; EngineError names the valid ranges."""
+    """The kind and index, checked against the network; InvalidInputError names the valid ranges."""
     key = next((k for k in KINDS if k == kind), None)
     if key is None:
-        raise EngineError(f"kind: must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise InvalidInputError(f"kind: must be one of {', '.join(KINDS)}, got {kind!r}")
     try:
         if any(isinstance(v, bool) for v in index):
             raise TypeError
         values = tuple(operator.index(v) for v in index)
     except TypeError:
-        raise EngineError(f"{key}: the index must be whole numbers, got {list(index)!r}") from None
+        raise InvalidInputError(f"{key}: the index must be whole numbers, got {list(index)!r}") from None
     layers, depth = arch.layers, arch.depth
     shape = {"unit": "l,j", "weight": "l,i,j", "bias": "l,j", "loss": "no index"}[key]
     if len(values) != ARITY[key]:
-        raise EngineError(
+        raise InvalidInputError(
             f"{key}: expected {shape} ({ARITY[key]} numbers), got {len(values)}: {list(values)}"
         )
     if key == "unit":
         l, j = values
         if not 0 <= l < len(layers):
-            raise EngineError(f"unit: layer l must lie in 0..{len(layers) - 1} (0 is the input), got {l}")
+            raise InvalidInputError(
+                f"unit: layer l must lie in 0..{len(layers) - 1} (0 is the input), got {l}"
+            )
         if not 0 <= j < layers[l]:
-            raise EngineError(f"unit: layer {l} has units j = 0..{layers[l] - 1}, got {j}")
+            raise InvalidInputError(f"unit: layer {l} has units j = 0..{layers[l] - 1}, got {j}")
     elif key in ("weight", "bias"):
         l = values[0]
         if not 0 <= l < depth:
             what = "joins layer l to layer l+1" if key == "weight" else "belongs to layer l+1"
-            raise EngineError(f"{key}: l must lie in 0..{depth - 1} ({key}s[l] {what}), got {l}")
+            raise InvalidInputError(f"{key}: l must lie in 0..{depth - 1} ({key}s[l] {what}), got {l}")
         if key == "weight":
             i, j = values[1:]
             if not (0 <= i < layers[l] and 0 <= j < layers[l + 1]):
-                raise EngineError(
+                raise InvalidInputError(
                     f"weight: weights[{l}] is {layers[l]}×{layers[l + 1]}: i must lie in "
                     f"0..{layers[l] - 1} and j in 0..{layers[l + 1] - 1}, got i = {i}, j = {j}"
                 )
         else:
             j = values[1]
             if not 0 <= j < layers[l + 1]:
-                raise EngineError(f"bias: biases[{l}] has j = 0..{layers[l + 1] - 1}, got {j}")
+                raise InvalidInputError(f"bias: biases[{l}] has j = 0..{layers[l + 1] - 1}, got {j}")
     return key, values
 
 
@@ -982,7 +962,7 @@ def explain(session: Session, kind: str, index: Sequence[int] = ()) -> Derivatio
       mean over the samples); after the update also the update line, and the new value;
     - the loss: once the forward pass has computed it (in batch mode the mean over the samples).
 
-    Raises EngineError for an unknown kind or an index out of range, and NothingComputedError (a
+    Raises InvalidInputError for an unknown kind or an index out of range, and NothingComputedError (a
     PhaseError) when the quantity has not been computed in this phase, saying what to run first.
     """
     key, values = check_index(session.arch, kind, index)
@@ -1003,7 +983,7 @@ def parse_index(text: str, kind: Kind) -> tuple[int, ...]:
     """ "1,2,1" → (1, 2, 1); anything but whole numbers ≥ 0 separated by commas is refused."""
     compact = text.replace(" ", "")
     if len(compact) > 40 or not _INDEX.fullmatch(compact):
-        raise EngineError(
+        raise InvalidInputError(
             f"{kind}: expected whole numbers separated by commas, like {kind}={_EXAMPLES[kind]}, got {text!r}"
         )
     return tuple(int(part) for part in compact.split(","))
@@ -1016,7 +996,7 @@ def select(
     bias: Sequence[int] | None = None,
     loss: bool = False,
 ) -> tuple[Kind, tuple[int, ...]]:
-    """The one quantity a request names; EngineError unless exactly one is given."""
+    """The one quantity a request names; InvalidInputError unless exactly one is given."""
     selectors: tuple[tuple[Kind, Sequence[int] | None], ...] = (
         ("unit", unit),
         ("weight", weight),
@@ -1027,7 +1007,7 @@ def select(
         given.append(("loss", ()))
     if len(given) != 1:
         named = f" (got {', '.join(kind for kind, _ in given)})" if given else ""
-        raise EngineError(f"give exactly one of unit=l,j, weight=l,i,j, bias=l,j or loss=true{named}")
+        raise InvalidInputError(f"give exactly one of unit=l,j, weight=l,i,j, bias=l,j or loss=true{named}")
     return given[0]
 
 
@@ -1065,7 +1045,7 @@ def tolerance_for(expected: float) -> float:
 def check(session: Session, kind: str, index: Sequence[int], value: float) -> CheckResult:
     """Mark ``value`` as the quantity explain(session, kind, index) arrives at."""
     if not math.isfinite(value):
-        raise EngineError("value: must be a finite number")
+        raise InvalidInputError("value: must be a finite number")
     derivation = explain(session, kind, index)
     expected = derivation.result
     tolerance = tolerance_for(expected)
@@ -1134,7 +1114,7 @@ def gradient_check(session: Session, epsilon: float = DEFAULT_EPSILON) -> Gradie
     exactly at a kink excepted, where the derivative does not exist).
     """
     if not (math.isfinite(epsilon) and 0.0 < epsilon <= MAX_EPSILON):
-        raise EngineError(f"epsilon: must lie in (0, {MAX_EPSILON:g}], got {epsilon}")
+        raise InvalidInputError(f"epsilon: must lie in (0, {MAX_EPSILON:g}], got {epsilon}")
     arch, params = session.arch, session.params
     inputs, targets = current_batch(session)
     grads = engine.backward(arch, params, engine.forward(arch, params, inputs, targets))

@@ -20,10 +20,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import api, data_tab, network_tab, pages, train_tab
-from app.engine import DivergenceError, EngineError
-from app.session import NotKeptError, PhaseError
+from app.errors import (
+    DivergenceError,
+    InvalidInputError,
+    NotKeptError,
+    PhaseError,
+    SessionNotFoundError,
+    StoreBusyError,
+)
+from app.limits import MAX_BODY_BYTES
 from app.settings import Settings
-from app.store import SessionNotFoundError, SessionStore, StoreBusyError, open_store
+from app.store import SessionStore, open_store
 from app.templating import ROOT
 from app.training import Runs
 
@@ -57,11 +64,6 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     detail = "; ".join(_describe(e) for e in errors) or "invalid request"
     simple = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
     return JSONResponse({"detail": detail, "errors": simple}, status_code=422)
-
-
-#: Largest request body the server reads (an exported session of the largest network, with its
-#: 1,000 kept states written as JSON numbers, is about 15 MB).
-MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 class BodyLimit:
@@ -120,9 +122,8 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(BodyLimit)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    # Order matters only for subclasses: DivergenceError is an EngineError but a 409.
     app.add_exception_handler(DivergenceError, _status_for(409))
-    app.add_exception_handler(EngineError, _status_for(422))
+    app.add_exception_handler(InvalidInputError, _status_for(422))
     app.add_exception_handler(PhaseError, _status_for(409))
     app.add_exception_handler(SessionNotFoundError, _status_for(404))
     app.add_exception_handler(NotKeptError, _status_for(404))

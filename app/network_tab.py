@@ -25,16 +25,17 @@ from app import codec, pages, presets, share
 from app.api import Store, create_session, new_session_id
 from app.data_tab import TITLES, plural
 from app.datasets import BUILTIN, DEFAULT_INPUT, DEFAULT_TARGET, Dataset, builtin
-from app.engine import (
-    ACTIVATIONS,
-    LOSSES,
+from app.engine import ACTIVATIONS, LOSSES, Architecture
+from app.errors import InvalidInputError, NotASessionDocumentError
+from app.limits import (
     MAX_LAYERS,
     MAX_LEARNING_RATE,
+    MAX_SEED,
     MAX_UNITS,
+    MAX_UPLOAD_BYTES,
     MIN_LAYERS,
     MIN_UNITS,
-    Architecture,
-    EngineError,
+    UPLOAD_SLACK,
 )
 from app.pages import SameOrigin
 from app.panel import View
@@ -46,11 +47,6 @@ from app.templating import environment, html_response, is_htmx, render_page, ren
 
 router = APIRouter(include_in_schema=False)
 
-#: The largest session file the import form reads.
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-#: Room for the multipart envelope around the file.
-UPLOAD_SLACK = 64 * 1024
-MAX_SEED = 2**32 - 1
 ACTIVATION_TITLES = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "linear": "linear"}
 LOSS_TITLES = {"l2": "L2: ½Σ(y − t)²", "bce": "cross-entropy (sigmoid output)"}
 #: The data choices of the architecture form besides the built-ins.
@@ -280,7 +276,7 @@ def read_architecture(
         )
         # Checked here, so that a refusal is a message and no session is made.
         Architecture(tuple(layers), body.activation, body.output_activation, body.loss)
-    except (ValidationError, EngineError) as exc:
+    except (ValidationError, InvalidInputError) as exc:
         return None, {"form": _reason(exc)}
     return body, {}
 
@@ -404,37 +400,49 @@ async def create_network(request: Request, store: Store, _: SameOrigin) -> Respo
         return _show(request, current, view, 422, values=values, errors=errors)
     try:
         new = await run_in_threadpool(create_session, store, body)
-    except EngineError as exc:
+    except InvalidInputError as exc:
         return _show(request, current, view, 422, values=values, errors={"form": str(exc)})
     return _opened(request, new, view)
 
 
 def read_upload(raw: bytes, session_id: str) -> Session:
-    """A session from an uploaded file; EngineError saying what is wrong with it."""
+    """A session from an uploaded file; InvalidInputError saying what is wrong with it."""
     if len(raw) > MAX_UPLOAD_BYTES:
-        raise EngineError(f"Import: the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        raise NotASessionDocumentError(
+            f"Import: the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+        )
     if not raw.strip():
-        raise EngineError("Import: the file is empty")
+        raise NotASessionDocumentError("Import: the file is empty")
 
     def refuse_constant(name: str) -> Any:
-        raise EngineError(f"Import: the file holds {name}, which is not a number a session can hold")
+        raise NotASessionDocumentError(
+            f"Import: the file holds {name}, which is not a number a session can hold"
+        )
 
     try:
         document = json.loads(raw.decode("utf-8"), parse_constant=refuse_constant)
     except UnicodeDecodeError:
-        raise EngineError("Import: the file is not text (UTF-8 JSON); choose a file exported here") from None
+        raise NotASessionDocumentError(
+            "Import: the file is not text (UTF-8 JSON); choose a file exported here"
+        ) from None
     except json.JSONDecodeError as exc:
-        raise EngineError(f"Import: the file is not JSON ({exc.msg}, line {exc.lineno})") from None
+        raise NotASessionDocumentError(
+            f"Import: the file is not JSON ({exc.msg}, line {exc.lineno})"
+        ) from None
     except RecursionError:
-        raise EngineError("Import: the file's JSON is nested too deeply") from None
+        raise NotASessionDocumentError("Import: the file's JSON is nested too deeply") from None
     if not isinstance(document, dict):
-        raise EngineError("Import: the file is JSON but not a session document (expected an object)")
+        raise NotASessionDocumentError(
+            "Import: the file is JSON but not a session document (expected an object)"
+        )
     try:
         return codec.from_document(document, session_id)
-    except EngineError as exc:
-        raise EngineError(f"Import: {exc}") from None
+    except InvalidInputError as exc:
+        raise NotASessionDocumentError(f"Import: {exc}") from None
     except Exception as exc:  # a safety net under codec's checks: a bad file is never a 500
-        raise EngineError(f"Import: not a valid session document ({type(exc).__name__})") from None
+        raise NotASessionDocumentError(
+            f"Import: not a valid session document ({type(exc).__name__})"
+        ) from None
 
 
 @router.post("/page/network/import")
@@ -464,7 +472,7 @@ async def import_file(request: Request, store: Store, _: SameOrigin) -> Response
         await form.close()
     try:
         new = await run_in_threadpool(read_upload, raw, new_session_id())
-    except EngineError as exc:
+    except InvalidInputError as exc:
         return _show(request, current, view, 422, errors={"import": str(exc)})
     await run_in_threadpool(store.add, new)
     return _opened(request, new, view)
@@ -474,7 +482,7 @@ def share_link(request: Request, current: Session) -> ShareLink:
     """The link that opens a copy of ``current`` (configuration and weights), or why there is none."""
     try:
         token = share.encode(current)
-    except EngineError as exc:
+    except InvalidInputError as exc:
         return ShareLink(None, None, str(exc))
     path = f"/share/{token}"
     return ShareLink(str(request.base_url).rstrip("/") + path, path, None)
@@ -500,7 +508,7 @@ async def open_share_link(token: str, request: Request, store: Store) -> Respons
     """
     try:
         fields = share.decode(token)
-    except EngineError as exc:
+    except InvalidInputError as exc:
         return await _bad_link(request, store, str(exc))
     if request.headers.get("sec-fetch-site") == "cross-site":
         html = environment.get_template("share.html").render(token=token, fields=fields)
@@ -513,7 +521,7 @@ async def confirm_share_link(token: str, request: Request, store: Store, _: Same
     """The confirmation of a share link followed from another site."""
     try:
         fields = share.decode(token)
-    except EngineError as exc:
+    except InvalidInputError as exc:
         return await _bad_link(request, store, str(exc))
     return await _open_shared(request, store, fields)
 
@@ -521,7 +529,7 @@ async def confirm_share_link(token: str, request: Request, store: Store, _: Same
 async def _open_shared(request: Request, store: SessionStore, fields: dict[str, Any]) -> Response:
     try:
         new = await run_in_threadpool(_create_shared, store, fields)
-    except EngineError as exc:
+    except InvalidInputError as exc:
         return await _bad_link(request, store, str(exc))
     return _opened(request, new, View())
 

@@ -20,10 +20,11 @@ from starlette.concurrency import run_in_threadpool
 
 from app import diagram, panel, session
 from app.api import Store, create_session
-from app.engine import MAX_ABS_VALUE, MAX_LEARNING_RATE, EngineError
-from app.schemas import NEXT_STEP, CreateSession
-from app.session import PhaseError, Session
-from app.store import SessionNotFoundError, SessionStore
+from app.errors import DivergenceError, InvalidInputError, PhaseError, SessionNotFoundError
+from app.limits import MAX_ABS_VALUE, MAX_FORM_BYTES, MAX_LEARNING_RATE
+from app.schemas import CreateSession
+from app.session import PHASE_TABLE, Session
+from app.store import SessionStore
 from app.templating import is_htmx, render_out_of_band, render_page, render_regions
 
 router = APIRouter(include_in_schema=False)
@@ -134,15 +135,7 @@ class Stage:
 
 
 def stages(current: Session) -> tuple[Stage, ...]:
-    phase = current.phase
-    order = {
-        "idle": ("next", "todo", "todo"),
-        "forwarding": ("running", "todo", "todo"),
-        "forward": ("done", "next", "todo"),
-        "backwarding": ("done", "running", "todo"),
-        "backward": ("done", "done", "next"),
-        "updated": ("done", "done", "done"),
-    }[phase]
+    order = PHASE_TABLE[current.phase].stages
     return tuple(
         Stage(name, state) for name, state in zip(("Forward", "Backward", "Update"), order, strict=True)
     )
@@ -150,10 +143,11 @@ def stages(current: Session) -> tuple[Stage, ...]:
 
 def allowed(current: Session) -> dict[str, bool]:
     """Which buttons work now; the others are disabled."""
+    rule = PHASE_TABLE[current.phase]
     return {
         "forward": True,
-        "backward": current.phase in ("forward", "backwarding"),
-        "update": current.phase == "backward",
+        "backward": rule.backward_refusal is None,
+        "update": rule.update_refusal is None,
         "step": True,
         "substep": True,
         "reset": True,
@@ -210,7 +204,7 @@ def context(
         "dp": diagram.build(current, "portrait"),
         "stages": stages(current),
         "allowed": allowed(current),
-        "next_step": NEXT_STEP[current.phase],
+        "next_step": PHASE_TABLE[current.phase].next_step,
         "inputs": inputs,
         "targets": targets,
         "eta": eta,
@@ -227,8 +221,6 @@ def context(
 # --------------------------------------------------------------------------------------------
 
 
-#: Largest form body the page accepts (a typed dataset table is the biggest honest one).
-MAX_FORM_BYTES = 256 * 1024
 _WHOLE = re.compile(r"[0-9]{1,12}")
 
 
@@ -306,8 +298,8 @@ def respond_to_change(
         return lost_session(request)
     try:
         current = store.update(current.id, change)
-    except (PhaseError, EngineError) as exc:
-        status = 409 if isinstance(exc, PhaseError) else 422
+    except (PhaseError, InvalidInputError, DivergenceError) as exc:
+        status = 422 if isinstance(exc, InvalidInputError) else 409
         try:
             current = store.get(current.id)
         except SessionNotFoundError:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from app import explain
-from app.engine import EngineError
+from app.errors import InvalidInputError, NothingComputedError
 from app.explain import CheckResult, Derivation, GradientCheck, Kind
-from app.session import Session
+from app.session import PHASE_TABLE, Session
 
 #: The panel's tabs, in order, with their labels. Each has a template ``templates/_<tab>.html``;
 #: "data" holds the sample form (its own region, "sample") above the datasets.
@@ -84,7 +84,7 @@ def selection(session: Session, view: View) -> tuple[Kind, tuple[int, ...]] | No
         return "loss", ()
     kind, _, text = view.select.partition(":")
     if kind not in ("unit", "weight", "bias"):
-        raise EngineError(f"select: unknown quantity {view.select!r}")
+        raise InvalidInputError(f"select: unknown quantity {view.select!r}")
     typed: Kind = "unit" if kind == "unit" else "weight" if kind == "weight" else "bias"
     return explain.check_index(session.arch, typed, explain.parse_index(text, typed))
 
@@ -93,13 +93,14 @@ def auto_select(session: Session) -> str:
     """What a sub-step just computed, to open its derivation."""
     depth = session.arch.depth
     fwd, bwd = session.forward, session.backward
-    if session.phase == "forwarding" and fwd is not None:
+    computed = PHASE_TABLE[session.phase].computed
+    if computed == "layer" and fwd is not None:
         return select_key("unit", (fwd.layers_done, 0))
-    if session.phase == "forward":
+    if computed == "loss":
         return "loss"
-    if session.phase in ("backwarding", "backward") and bwd is not None:
+    if computed == "delta" and bwd is not None:
         return select_key("unit", (depth - bwd.layers_done + 1, 0))
-    if session.phase == "updated":
+    if computed == "update":
         return select_key("weight", (depth - 1, 0, 0))
     return ""
 
@@ -127,19 +128,19 @@ def work(session: Session, view: View) -> Work:
     answer_error: str | None = None
     try:
         chosen = selection(session, view)
-    except EngineError as exc:
+    except InvalidInputError as exc:
         chosen, message = None, str(exc)
     if chosen is not None:
         kind, index = chosen
         try:
             derivation = explain.explain(session, kind, index)
-        except explain.NothingComputedError as exc:
+        except NothingComputedError as exc:
             message = str(exc)
         if derivation is not None and view.answer.strip():
             try:
                 value = float(view.answer.strip().replace("−", "-"))
                 result = explain.check(session, kind, index, value)
-            except (ValueError, EngineError):
+            except (ValueError, InvalidInputError):
                 answer_error = f"“{view.answer}” is not a number: type a value like 0.0821"
     loss = None
     if chosen is None and session.forward is not None and session.forward.complete:

@@ -6,10 +6,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app import engine, explain
+from app import explain
 from app.datasets import Dataset, make_dataset
-from app.engine import MAX_LEARNING_RATE, Array
-from app.session import MAX_TRAIN_EPOCHS, Session, substep_position
+from app.engine import Array
+from app.limits import (
+    LEARNING_RATE,
+    MAX_LAYERS,
+    MAX_SEED,
+    MAX_TRAIN_EPOCHS,
+    MAX_UNITS,
+    MIN_LAYERS,
+    MIN_UNITS,
+    VALUE,
+)
+from app.session import PHASE_TABLE, Session, substep_position
 
 ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
 LossName = Literal["l2", "bce"]
@@ -17,9 +27,9 @@ DatasetName = Literal["xor", "and", "or", "blobs", "circle"]
 ModeName = Literal["sgd", "batch"]
 
 #: A number a user may give: finite and within ±1e6.
-Value = Annotated[float, Field(allow_inf_nan=False, ge=-engine.MAX_ABS_VALUE, le=engine.MAX_ABS_VALUE)]
-LearningRate = Annotated[float, Field(gt=0.0, le=MAX_LEARNING_RATE, allow_inf_nan=False)]
-Units = Annotated[int, Field(ge=engine.MIN_UNITS, le=engine.MAX_UNITS)]
+Value = Annotated[float, Field(allow_inf_nan=False, ge=VALUE.low, le=VALUE.high)]
+LearningRate = Annotated[float, Field(gt=LEARNING_RATE.low, le=LEARNING_RATE.high, allow_inf_nan=False)]
+Units = Annotated[int, Field(ge=MIN_UNITS, le=MAX_UNITS)]
 
 
 class Strict(BaseModel):
@@ -47,15 +57,15 @@ class CreateSession(Strict):
 
     layers: list[Units] | None = Field(
         None,
-        min_length=engine.MIN_LAYERS,
-        max_length=engine.MAX_LAYERS,
+        min_length=MIN_LAYERS,
+        max_length=MAX_LAYERS,
         description="Units per layer, input first. Default [2, 3, 2]; with a dataset, [inputs, 3, targets].",
     )
     activation: ActivationName = Field("sigmoid", description="Activation of the hidden layers.")
     output_activation: ActivationName = Field("sigmoid", description="Activation of the output layer.")
     loss: LossName = Field("l2", description="l2 = ½Σ(y−t)²; bce = binary cross-entropy (sigmoid outputs).")
     learning_rate: LearningRate = 0.5
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the initial weights.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the initial weights.")
     weights: list[list[list[Value]]] | None = Field(
         None, description="weights[l][i][j] joins unit i of layer l to unit j of layer l+1."
     )
@@ -203,16 +213,6 @@ def _matrix(values: Array | None) -> Any:
     return None if values is None else values.tolist()
 
 
-NEXT_STEP = {
-    "idle": "forward",
-    "updated": "forward",
-    "forwarding": "forward",
-    "forward": "backward",
-    "backwarding": "backward",
-    "backward": "update",
-}
-
-
 def state_of(session: Session) -> SessionState:
     """The API's view of a session, built from the engine's traces."""
     arch, row = session.arch, session.display_row
@@ -233,7 +233,7 @@ def state_of(session: Session) -> SessionState:
         weights=[w.tolist() for w in session.params.weights],
         biases=[b.tolist() for b in session.params.biases],
         phase=session.phase,
-        next_step=NEXT_STEP[session.phase],
+        next_step=PHASE_TABLE[session.phase].next_step,
         step=session.step,
         loss_history=list(session.loss_history),
         forward=None

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from app import codec
+from app.errors import SessionNotFoundError, StoreBusyError
 from app.session import Session
 from app.settings import Settings
 
@@ -27,18 +28,6 @@ Clock = Callable[[], float]
 
 #: How often an update is recomputed when another process changed the session meanwhile.
 CONFLICT_RETRIES = 5
-
-
-class StoreBusyError(RuntimeError):
-    """The store could not complete the request now (locked by another process); try again."""
-
-
-class SessionNotFoundError(LookupError):
-    """No session with that id: never issued, deleted, expired or evicted."""
-
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"no session {session_id!r} (it may have expired or been deleted)")
-        self.session_id = session_id
 
 
 class _SessionLock:

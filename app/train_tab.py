@@ -16,10 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from app import chart, pages, session
 from app.api import Store
-from app.engine import EngineError
+from app.errors import InvalidInputError, NotKeptError, PhaseError
+from app.limits import MAX_TRAIN_EPOCHS
 from app.pages import SameOrigin
 from app.panel import View
-from app.session import MAX_TRAIN_EPOCHS, PhaseError, Session, Snapshot
+from app.session import Session, Snapshot
 from app.store import SessionStore
 from app.templating import is_htmx, render_page, render_regions
 from app.training import Runs
@@ -121,7 +122,7 @@ async def start_run(request: Request, store: Store, _: SameOrigin) -> Response:
         try:
             seconds = request.app.state.settings.train_seconds
             await run_in_threadpool(runs_of(request).start, store, current.id, epochs, seconds_limit=seconds)
-        except (PhaseError, EngineError) as exc:
+        except (PhaseError, InvalidInputError) as exc:
             error = str(exc)
     if error:
         return _respond(request, current, view, 422, notice=error)
@@ -167,6 +168,6 @@ async def restore(request: Request, store: Store, _: SameOrigin) -> Response:
     step = steps[index]
     try:
         restored = await run_in_threadpool(store.update, current.id, lambda s: session.restore(s, step))
-    except (PhaseError, session.NotKeptError) as exc:
+    except (PhaseError, NotKeptError) as exc:
         return _respond(request, current, view, 409, notice=str(exc))
     return _respond(request, restored, view)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from app import data_tab, decision, engine, session
-from app.datasets import MAX_SAMPLES
-from app.engine import EngineError
+from app.errors import InvalidInputError
+from app.limits import MAX_FORM_BYTES, MAX_SAMPLES, MAX_TABLE_CHARS
 from app.pages import COOKIE
 from app.store import MemoryStore
 from app.templating import REGIONS
@@ -95,13 +95,13 @@ BAD_TABLES = [
     ("0 0 ; 0\n\n1 ; 1", "Table, line 3: 1 input, but line 1 has 2; every line needs the same number"),
     ("0 0 ; 0\n1 1 ; 1 1", "Table, line 2: 2 targets, but line 1 has 1; every line needs the same number"),
     ("0 0 ; 1\n" * (MAX_SAMPLES + 1), f"Table: at most {MAX_SAMPLES} samples, got {MAX_SAMPLES + 1}"),
-    ("0" * (data_tab.MAX_TABLE_CHARS + 1), f"Table: at most {data_tab.MAX_TABLE_CHARS} characters"),
+    ("0" * (MAX_TABLE_CHARS + 1), f"Table: at most {MAX_TABLE_CHARS} characters"),
 ]
 
 
 @pytest.mark.parametrize(("table", "message"), BAD_TABLES)
 def test_parse_table_refuses_with_the_line_at_fault(table: str, message: str) -> None:
-    with pytest.raises(EngineError) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         data_tab.parse_table(table)
     assert str(caught.value).startswith(message)
 
@@ -226,7 +226,7 @@ async def test_a_huge_form_is_refused_before_it_is_read(
 ) -> None:
     sid = use_session(client, store)
     before = await state_of(client, sid)
-    body = "dataset=table&table=" + "0" * (data_tab.MAX_FORM_BYTES + 1)
+    body = "dataset=table&table=" + "0" * (MAX_FORM_BYTES + 1)
     response = await client.post(
         "/page/data/dataset",
         content=body,

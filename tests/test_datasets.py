@@ -11,13 +11,13 @@ from app.datasets import (
     DEFAULT_INPUT,
     DEFAULT_TARGET,
     DESCRIPTIONS,
-    MAX_SAMPLES,
     Dataset,
     builtin,
     make_dataset,
     single,
 )
-from app.engine import EngineError
+from app.errors import InvalidInputError
+from app.limits import MAX_SAMPLES
 
 LOGIC_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 
@@ -89,7 +89,9 @@ def test_circle() -> None:
 
 
 def test_unknown_builtin() -> None:
-    with pytest.raises(EngineError, match="unknown built-in dataset 'spiral'; choose one of xor, and, or"):
+    with pytest.raises(
+        InvalidInputError, match="unknown built-in dataset 'spiral'; choose one of xor, and, or"
+    ):
         builtin("spiral")
 
 
@@ -122,7 +124,7 @@ def test_make_dataset_row_count_cap() -> None:
     rows = [[0.0, 1.0]] * MAX_SAMPLES
     assert MAX_SAMPLES == 256
     assert len(make_dataset(rows, [[1.0]] * MAX_SAMPLES)) == 256
-    with pytest.raises(EngineError, match="dataset: at most 256 samples, got 257"):
+    with pytest.raises(InvalidInputError, match="dataset: at most 256 samples, got 257"):
         make_dataset([*rows, [0.0, 1.0]], [[1.0]] * (MAX_SAMPLES + 1))
 
 
@@ -144,7 +146,7 @@ def test_make_dataset_row_count_cap() -> None:
     ],
 )
 def test_make_dataset_refuses(inputs: list[list[float]], targets: list[list[float]], message: str) -> None:
-    with pytest.raises(EngineError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         make_dataset(inputs, targets)
 
 

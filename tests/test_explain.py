@@ -17,9 +17,9 @@ import pytest
 
 from app import engine, explain, session
 from app.diagram import bias_symbol, fmt, unit_symbol, weight_symbol
-from app.engine import EngineError
-from app.explain import Derivation, NothingComputedError
-from app.session import PhaseError, Session
+from app.errors import InvalidInputError, NothingComputedError, PhaseError
+from app.explain import Derivation
+from app.session import Session
 
 MATHML = "{http://www.w3.org/1998/Math/MathML}"
 #: Every element a derivation may use: MathML Core, which browsers draw without a maths library.
@@ -531,13 +531,13 @@ def test_large_batch_shows_the_formula_and_the_sum() -> None:
 )
 def test_out_of_range_names_the_valid_ranges(kind: str, index: tuple[int, ...], message: str) -> None:
     s = backward(make())
-    with pytest.raises(EngineError) as error:
+    with pytest.raises(InvalidInputError) as error:
         explain.explain(s, kind, index)
     assert message in str(error.value)
 
 
 def test_index_errors_come_before_phase_errors() -> None:
-    with pytest.raises(EngineError):
+    with pytest.raises(InvalidInputError):
         explain.explain(make(), "weight", (5, 0, 0))
 
 
@@ -550,16 +550,16 @@ def test_parse_index(text: str, parsed: tuple[int, ...]) -> None:
 
 @pytest.mark.parametrize("text", ["", "a", "1,", ",1", "1,,2", "-1,0", "1.5,0", "1;2", "١,٢", "1" * 50])
 def test_parse_index_refuses_garbage(text: str) -> None:
-    with pytest.raises(EngineError, match="expected whole numbers separated by commas"):
+    with pytest.raises(InvalidInputError, match="expected whole numbers separated by commas"):
         explain.parse_index(text, "unit")
 
 
 def test_select_needs_exactly_one() -> None:
     assert explain.select(weight=[1, 2, 1]) == ("weight", (1, 2, 1))
     assert explain.select(loss=True) == ("loss", ())
-    with pytest.raises(EngineError, match=r"give exactly one .* \(got unit, loss\)"):
+    with pytest.raises(InvalidInputError, match=r"give exactly one .* \(got unit, loss\)"):
         explain.select(unit=[0, 0], loss=True)
-    with pytest.raises(EngineError, match="give exactly one"):
+    with pytest.raises(InvalidInputError, match="give exactly one"):
         explain.select()
 
 
@@ -596,7 +596,7 @@ def test_check_near_zero_uses_the_absolute_floor() -> None:
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_check_refuses_non_finite_values(value: float) -> None:
-    with pytest.raises(EngineError, match="finite"):
+    with pytest.raises(InvalidInputError, match="finite"):
         explain.check(backward(make()), "weight", (0, 0, 0), value)
 
 
@@ -661,5 +661,5 @@ def test_gradient_check_names_and_leaves_the_session_alone() -> None:
 
 @pytest.mark.parametrize("epsilon", [0.0, -1e-6, 1.0, math.nan])
 def test_gradient_check_refuses_a_bad_epsilon(epsilon: float) -> None:
-    with pytest.raises(EngineError, match="epsilon"):
+    with pytest.raises(InvalidInputError, match="epsilon"):
         explain.gradient_check(make(), epsilon)

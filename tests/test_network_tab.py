@@ -11,8 +11,9 @@ import httpx
 import numpy as np
 import pytest
 
-from app import network_tab, presets, session, share
+from app import presets, session, share
 from app.datasets import make_dataset
+from app.limits import MAX_TOKEN_LENGTH, MAX_UPLOAD_BYTES, UPLOAD_SLACK
 from app.pages import COOKIE
 from app.presets import PRESETS
 from app.schemas import state_of
@@ -377,13 +378,13 @@ async def test_a_file_with_bad_shapes_is_refused(client: httpx.AsyncClient, stor
 async def test_a_huge_file_is_refused_unread(client: httpx.AsyncClient, store: MemoryStore) -> None:
     sid = use_session(client, store)
     count = store.count()
-    huge = b" " * (network_tab.MAX_UPLOAD_BYTES + network_tab.UPLOAD_SLACK) + b"{}"
+    huge = b" " * (MAX_UPLOAD_BYTES + UPLOAD_SLACK) + b"{}"
     response = await upload(client, huge)
     assert response.status_code == 422
     assert "Import: the file is larger than 2 MB" in response.text
     assert store.count() == count and client.cookies[COOKIE] == sid
     # just over the limit, but within the envelope's slack: read, then refused
-    response = await upload(client, b" " * network_tab.MAX_UPLOAD_BYTES + b"{}")
+    response = await upload(client, b" " * MAX_UPLOAD_BYTES + b"{}")
     assert response.status_code == 422
     assert "Import: the file is larger than 2 MB" in response.text
 
@@ -442,7 +443,7 @@ async def test_share_link_opens_a_copy_with_identical_weights(
     [
         ("!!!", "the token may hold only letters, digits"),
         ("abc", "share link: the token"),
-        ("A" * (share.MAX_TOKEN_LENGTH + 1), f"at most {share.MAX_TOKEN_LENGTH} are accepted"),
+        ("A" * (MAX_TOKEN_LENGTH + 1), f"at most {MAX_TOKEN_LENGTH} are accepted"),
         ("eJyLjgUAARUAuQ", "share link: the token does not hold a JSON object"),  # zlib of "[]"
     ],
 )

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app import explain, panel, session
-from app.engine import EngineError
+from app.errors import InvalidInputError
 from app.pages import COOKIE
 from app.panel import View
 
@@ -55,7 +55,7 @@ def test_selection_parses_quantities(select: str, expected: Any) -> None:
 
 @pytest.mark.parametrize("select", ["unit:3,0", "weight:0,0", "bias:2,0", "neuron:1,1", "weight:a,b,c"])
 def test_bad_selections_are_refused_with_a_message(select: str) -> None:
-    with pytest.raises(EngineError):
+    with pytest.raises(InvalidInputError):
         panel.selection(session.create("p"), View(select=select))
     work = panel.work(stepped("forward"), View(select=select))
     assert work.derivation is None and work.message

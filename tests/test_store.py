@@ -13,9 +13,10 @@ from typing import Protocol
 import numpy as np
 import pytest
 
-from app.session import PhaseError, Session, create, restore, run_backward, run_step, run_substep
+from app.errors import PhaseError, SessionNotFoundError
+from app.session import Session, create, restore, run_backward, run_step, run_substep
 from app.settings import Settings
-from app.store import MemoryStore, SessionNotFoundError, SessionStore, SqliteStore, open_store
+from app.store import MemoryStore, SessionStore, SqliteStore, open_store
 from tests.test_session import assert_params_equal, assert_sessions_equal, stepped
 
 TTL = 100.0
