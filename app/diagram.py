@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from app.notation import Symbol, fmt, full, unit_symbol, weight_symbol
+from app.palette import NEGATIVE, POSITIVE, mix
 from app.session import PHASE_TABLE, Session
 
 WIDTH = 960.0
@@ -22,37 +24,6 @@ PORTRAIT_MARGIN_X, PORTRAIT_MARGIN_TOP, PORTRAIT_MARGIN_BOTTOM = 60.0, 70.0, 120
 CHAR_WIDTH = 0.64  # of the font size: bold digits in DejaVu Sans / system-ui, an upper bound
 #: Above this many edges the labels would pile up: numbers stay in tooltips and data attributes.
 MAX_LABELLED_EDGES = 24
-
-POSITIVE = "#1c5fb8"  # blue: positive weights and activations
-NEGATIVE = "#c2410c"  # orange: negative weights and activations (safe for red-green blindness)
-
-
-def fmt(value: float) -> str:
-    """About 4 significant digits, with a true minus sign, for the screen."""
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    text = f"{magnitude:.4g}" if 1e-4 <= magnitude < 1e5 else f"{magnitude:.3e}"
-    return ("−" if value < 0 else "") + text
-
-
-def full(value: float) -> str:
-    """Full precision (shortest repr that round-trips), for tooltips and data attributes."""
-    return repr(float(value))
-
-
-@dataclass(frozen=True)
-class Symbol:
-    """A name in the article's notation: base, optional superscript (layer), subscript (indices)."""
-
-    base: str
-    sub: str
-    sup: str = ""
-
-    @property
-    def text(self) -> str:
-        """Plain text: ``w21``, ``h(2)3``."""
-        return f"{self.base}{f'({self.sup})' if self.sup else ''}{self.sub}"
 
 
 @dataclass(frozen=True)
@@ -151,44 +122,8 @@ class Diagram:
 
 
 # --------------------------------------------------------------------------------------------
-# Names
-# --------------------------------------------------------------------------------------------
-
-
-def unit_symbol(layer: int, unit: int, layer_count: int) -> Symbol:
-    """x_i for inputs, y_j for outputs, h_j for the hidden layer (h(l)_j when there are several)."""
-    index = str(unit + 1)
-    if layer == 0:
-        return Symbol("x", index)
-    if layer == layer_count - 1:
-        return Symbol("y", index)
-    return Symbol("h", index, "" if layer_count == 3 else str(layer))
-
-
-def weight_symbol(layer: int, source: int, target: int, layer_count: int) -> Symbol:
-    """w_ij and u_ij in the article's 2-layer network; w(l)_ij in deeper ones."""
-    indices = f"{source + 1}{target + 1}"
-    if layer_count == 3:
-        return Symbol("w" if layer == 0 else "u", indices)
-    return Symbol("w", indices, str(layer + 1))
-
-
-def bias_symbol(layer: int, unit: int) -> Symbol:
-    """b(l)_j: the bias of unit j of layer l (1-based layer of units, as in the article)."""
-    return Symbol("b", str(unit + 1), str(layer))
-
-
-# --------------------------------------------------------------------------------------------
 # Colours and sizes
 # --------------------------------------------------------------------------------------------
-
-
-def _mix(colour: str, amount: float) -> str:
-    """``colour`` blended with white: amount 0 is white, 1 the colour itself."""
-    amount = min(max(amount, 0.0), 1.0)
-    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    mixed = (round(255 + (c - 255) * amount) for c in (r, g, b))
-    return "#" + "".join(f"{c:02x}" for c in mixed)
 
 
 def node_fill(activation: float | None) -> tuple[str, str]:
@@ -196,7 +131,7 @@ def node_fill(activation: float | None) -> tuple[str, str]:
     if activation is None:
         return "#f4f4f5", "#18181b"
     amount = min(abs(activation), 1.0) * 0.85
-    fill = _mix(POSITIVE if activation >= 0 else NEGATIVE, amount)
+    fill = mix(POSITIVE if activation >= 0 else NEGATIVE, amount)
     return fill, "#ffffff" if amount > 0.5 else "#18181b"
 
 

@@ -28,10 +28,10 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from app import engine
-from app.diagram import Symbol, bias_symbol, fmt, unit_symbol, weight_symbol
 from app.engine import Activation, Architecture, Array, BackwardTrace, ForwardTrace, Parameters
 from app.errors import InvalidInputError, NothingComputedError
 from app.limits import MAX_EPSILON
+from app.notation import Symbol, bias_symbol, fmt, unit_symbol, weight_symbol
 from app.session import PHASE_TABLE, Phase, Session
 
 Kind = Literal["unit", "weight", "bias", "loss"]

@@ -1,7 +1,7 @@
 """Named starting points: a network, its numbers and its data, each with where it comes from.
 
 A preset's ``fields`` are exactly the body ``POST /api/sessions`` accepts (see
-``schemas.CreateSession``), so the page, the API and :func:`create_from_preset` build the same
+``app.web.schemas.CreateSession``), so the page, the API and :func:`create_from_preset` build the same
 session from it.
 
 Matt Mazur's worked example, in this codebase's conventions. The post names the weights w1 … w8

@@ -7,7 +7,9 @@ import itertools
 import pytest
 
 from app import diagram, session
-from app.diagram import Box, Layout, Symbol, build, edge_width, fmt, full, label_box, node_boxes, unit_symbol
+from app.diagram import Box, Layout, build, edge_width, label_box, node_boxes
+from app.notation import fmt
+from app.palette import NEGATIVE, POSITIVE
 from app.session import Session
 
 
@@ -22,39 +24,6 @@ def stepped(*actions: str, **create: object) -> Session:
     for action in actions:
         s = steps[action](s)
     return s
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (0.0, "0"),
-        (0.5932699921, "0.5933"),
-        (-0.0006351, "−0.0006351"),
-        (12345.678, "1.235e+04"),
-        (123456.0, "1.235e+05"),
-        (0.00001234, "1.234e-05"),
-        (1.0, "1"),
-    ],
-)
-def test_fmt_rounds_to_four_significant_digits_with_a_true_minus(value: float, text: str) -> None:
-    assert fmt(value) == text
-
-
-def test_full_round_trips() -> None:
-    value = 0.1 + 0.2
-    assert float(full(value)) == value
-
-
-def test_names_follow_the_article() -> None:
-    assert unit_symbol(0, 0, 3).text == "x1"
-    assert unit_symbol(1, 2, 3).text == "h3"
-    assert unit_symbol(2, 1, 3).text == "y2"
-    assert diagram.weight_symbol(0, 1, 0, 3).text == "w21"
-    assert diagram.weight_symbol(1, 2, 1, 3).text == "u32"
-    # deeper networks: the layer is written as a superscript, w(l) and h(l)
-    assert unit_symbol(2, 0, 4) == Symbol("h", "1", "2")
-    assert diagram.weight_symbol(2, 0, 1, 4).text == "w(3)12"
-    assert diagram.bias_symbol(1, 2).text == "b(1)3"
 
 
 def test_default_network_geometry() -> None:
@@ -132,8 +101,8 @@ def test_big_networks_keep_numbers_out_of_the_drawing() -> None:
 
 
 def test_colours_and_thickness_follow_sign_and_size() -> None:
-    assert diagram.edge_stroke(0.3) == diagram.POSITIVE
-    assert diagram.edge_stroke(-0.3) == diagram.NEGATIVE
+    assert diagram.edge_stroke(0.3) == POSITIVE
+    assert diagram.edge_stroke(-0.3) == NEGATIVE
     assert edge_width(0.0) == 1.5
     assert edge_width(0.1) < edge_width(0.5) < edge_width(2.0) <= 9.0
     assert edge_width(-0.5) == edge_width(0.5)

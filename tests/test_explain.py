@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from app import engine, explain, session
-from app.diagram import bias_symbol, fmt, unit_symbol, weight_symbol
 from app.errors import InvalidInputError, NothingComputedError, PhaseError
 from app.explain import Derivation
+from app.notation import bias_symbol, fmt, unit_symbol, weight_symbol
 from app.session import Session
 
 MATHML = "{http://www.w3.org/1998/Math/MathML}"

@@ -16,7 +16,7 @@ import pytest
 from app import engine, presets, session
 from app.errors import InvalidInputError
 from app.presets import PRESETS, XOR_EPOCHS
-from app.schemas import CreateSession
+from app.web.schemas import CreateSession
 
 
 def assert_published(value: float, printed: str) -> None:

@@ -1,18 +1,25 @@
-"""The JSON API through httpx against the app in process: every endpoint, every error."""
+"""The JSON API through httpx against the app in process: every endpoint, every error; presets and
+share links; the working (explain, check, gradient check); background training runs."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import math
 import re
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
-from app import engine, session
+from app import engine, explain, presets, session, share
+from app.presets import PRESETS
 from app.store import MemoryStore
+from app.web.schemas import explanation_of
+from tests.web.page import assert_same_parameters, comparable, new_cookie
 
 pytestmark = pytest.mark.anyio
 
@@ -47,6 +54,11 @@ async def post(client: httpx.AsyncClient, sid: str, action: str, status: int = 2
     response = await client.post(f"/api/sessions/{sid}/{action}", json=body or None)
     assert response.status_code == status, response.text
     return response.json()
+
+
+async def new_id(client: httpx.AsyncClient, **body: Any) -> str:
+    """A new session's id."""
+    return str((await new(client, **body))["id"])
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -509,3 +521,454 @@ async def test_an_oversized_body_is_refused_unread(client: httpx.AsyncClient, st
     assert response.status_code == 413
     assert "larger than 32 MB" in response.json()["detail"]
     assert store.count() == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Presets and share links
+# --------------------------------------------------------------------------------------------
+
+
+async def test_api_lists_the_presets(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/presets")
+    assert response.status_code == 200
+    assert response.json() == [
+        {
+            "name": p.name,
+            "title": p.title,
+            "description": p.description,
+            "citation": p.citation,
+            "fields": p.body(),
+        }
+        for p in PRESETS.values()
+    ]
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+async def test_api_creates_a_session_from_a_preset(
+    client: httpx.AsyncClient, store: MemoryStore, name: str
+) -> None:
+    response = await client.post("/api/sessions", json={"preset": name})
+    assert response.status_code == 201
+    state = response.json()
+    assert response.headers["location"] == f"/api/sessions/{state['id']}"
+    del state["id"]
+    assert state == comparable(presets.create_from_preset("x", name))
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            {"preset": "xor", "learning_rate": 1.0},
+            {"learning_rate": 1.0, "layers": [2, 4, 1], "mode": "batch"},
+        ),
+        ({"preset": "xor", "input": [0.0, 1.0], "target": [1.0]}, {"dataset": None, "input": [0.0, 1.0]}),
+        (
+            {"preset": "mazur", "dataset": "xor", "layers": [2, 2, 1]},
+            {"dataset": "xor", "train_biases": False},
+        ),
+        ({"preset": "mazur", "seed": 4}, {"weights": PRESETS["mazur"].fields["weights"], "seed": 4}),
+    ],
+)
+async def test_api_preset_fields_are_the_base_and_given_fields_override(
+    client: httpx.AsyncClient, body: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    response = await client.post("/api/sessions", json=body)
+    assert response.status_code == 201, response.text
+    state = response.json()
+    if state["dataset"] is not None:
+        state["dataset"] = state["dataset"]["name"]
+    for key, value in expected.items():
+        assert state[key] == value, key
+
+
+async def test_api_given_layers_drop_the_presets_weights(client: httpx.AsyncClient) -> None:
+    state = (await client.post("/api/sessions", json={"preset": "mazur", "layers": [2, 3, 2]})).json()
+    drawn = session.create("x", layers=[2, 3, 2], seed=0)
+    assert state["weights"] == [w.tolist() for w in drawn.params.weights]
+    assert state["train_biases"] is False  # the rest of the preset stays
+
+
+async def test_api_unknown_preset(client: httpx.AsyncClient, store: MemoryStore) -> None:
+    count = store.count()
+    response = await client.post("/api/sessions", json={"preset": "nope"})
+    assert response.status_code == 422
+    assert response.json() == {"detail": "preset: unknown preset 'nope'; choose one of article, mazur, xor"}
+    assert store.count() == count
+
+
+async def test_api_share_link(client: httpx.AsyncClient, store: MemoryStore) -> None:
+    sid = (await client.post("/api/sessions", json={"preset": "xor"})).json()["id"]
+    await client.post(f"/api/sessions/{sid}/train", json={"epochs": 3})
+    response = await client.get(f"/api/sessions/{sid}/share")
+    assert response.status_code == 200
+    token = share.encode(store.get(sid))
+    assert response.json() == {"token": token, "url": f"http://testserver/share/{token}"}
+    opened = await client.get(response.json()["url"], follow_redirects=False)
+    assert opened.status_code == 303
+    assert_same_parameters(store.get(new_cookie(opened)), store.get(sid))
+    assert (await client.get("/api/sessions/nope/share")).status_code == 404
+
+
+async def test_openapi_documents_the_new_routes(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert "/api/presets" in spec["paths"]
+    assert "/api/sessions/{session_id}/share" in spec["paths"]
+    assert "/share/{token}" not in spec["paths"]
+    schemas = spec["components"]["schemas"]
+    assert {"PresetInfo", "ShareLink"} <= schemas.keys()
+    assert "preset" in schemas["CreateSession"]["properties"]
+
+
+# --------------------------------------------------------------------------------------------
+# Show the working: GET /explain, POST /check, GET /gradient-check
+# --------------------------------------------------------------------------------------------
+
+
+EXPLAIN_KEYS = {"quantity", "kind", "index", "phase", "title", "terms", "equations", "result", "mathml"}
+
+
+GRADIENT_CHECK_TOLERANCE = 1e-8
+
+
+async def run(client: httpx.AsyncClient, sid: str, *steps: str) -> None:
+    for step in steps:
+        response = await client.post(f"/api/sessions/{sid}/{step}")
+        assert response.status_code == 200, response.text
+
+
+async def state(client: httpx.AsyncClient, sid: str) -> Any:
+    return (await client.get(f"/api/sessions/{sid}")).json()
+
+
+async def test_explain_hidden_weight_after_backward(client: httpx.AsyncClient, store: MemoryStore) -> None:
+    sid = await new_id(client)
+    await run(client, sid, "forward", "backward")
+    response = await client.get(f"/api/sessions/{sid}/explain", params={"weight": "0,0,0"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body.keys() == EXPLAIN_KEYS
+    assert (body["quantity"], body["kind"], body["index"], body["phase"]) == (
+        "∂L/∂w11",
+        "weight",
+        [0, 0, 0],
+        "backward",
+    )
+    assert body["title"] == "Gradient of hidden weight w11 (after backward)"
+    assert [e["lhs"] for e in body["equations"]] == ["∂L/∂h1", "∂L/∂w11"]
+    assert {"lhs", "relation", "symbolic", "numeric", "result", "note"} == body["equations"][0].keys()
+    assert [t["symbol"] for t in body["terms"]] == ["δ(2)1", "u11", "δ(2)2", "u12", "∂L/∂h1", "h1", "x1"]
+    # The very float of the engine, through JSON and back.
+    backward = (await state(client, sid))["backward"]
+    assert body["result"] == backward["weight_gradients"][0][0][0]
+    arch = engine.Architecture()
+    params = engine.init_parameters(arch, 0)
+    fwd = engine.forward(arch, params, [0.05, 0.1], [0.01, 0.99])  # type: ignore[arg-type]
+    assert body["result"] == engine.backward(arch, params, fwd).weight_gradient(0)[0, 0]
+    assert body == explanation_of(explain.explain(store.get(sid), "weight", (0, 0, 0))).model_dump()
+    assert ET.fromstring(body["mathml"]).tag == "{http://www.w3.org/1998/Math/MathML}math"
+
+
+@pytest.mark.parametrize(
+    ("steps", "query", "quantity", "value"),
+    [
+        (["forward"], {"unit": "0,1"}, "x2", lambda s: s["input"][1]),
+        (["forward"], {"unit": "1,2"}, "h3", lambda s: s["forward"]["activations"][1][2]),
+        (["forward"], {"unit": "2,0"}, "y1", lambda s: s["forward"]["activations"][2][0]),
+        (["forward"], {"loss": "true"}, "L", lambda s: s["forward"]["loss"]),
+        (["substep"], {"unit": "1,0"}, "h1", lambda s: s["forward"]["activations"][1][0]),
+        (["forward", "substep"], {"unit": "2,1"}, "δ(2)2", lambda s: s["backward"]["deltas"][1][1]),
+        (["forward", "substep"], {"unit": "1,1"}, "h2", lambda s: s["forward"]["activations"][1][1]),
+        (
+            ["forward", "substep"],
+            {"weight": "1,2,1"},
+            "∂L/∂u32",
+            lambda s: s["backward"]["weight_gradients"][1][2][1],
+        ),
+        (["forward", "backward"], {"unit": "1,1"}, "δ(1)2", lambda s: s["backward"]["deltas"][0][1]),
+        (
+            ["forward", "backward"],
+            {"bias": "0,2"},
+            "∂L/∂b(1)3",
+            lambda s: s["backward"]["bias_gradients"][0][2],
+        ),
+        (["step"], {"weight": "1,2,1"}, "u32", lambda s: s["weights"][1][2][1]),
+        (["step"], {"bias": "1,0"}, "b(2)1", lambda s: s["biases"][1][0]),
+        (["step"], {"unit": "2,0"}, "δ(2)1", lambda s: s["backward"]["deltas"][1][0]),
+        (["step"], {"loss": "1"}, "L", lambda s: s["loss_history"][-1]),
+    ],
+)
+async def test_explain_arrives_at_the_number_the_state_shows(
+    client: httpx.AsyncClient, steps: list[str], query: dict[str, str], quantity: str, value: Any
+) -> None:
+    sid = await new_id(client)
+    await run(client, sid, *steps)
+    response = await client.get(f"/api/sessions/{sid}/explain", params=query)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["quantity"] == quantity
+    assert body["result"] == value(await state(client, sid))
+    assert body["equations"][-1]["result"] == body["result"]
+
+
+async def test_explain_on_a_deeper_network(client: httpx.AsyncClient) -> None:
+    sid = await new_id(client, layers=[2, 3, 3, 2], activation="tanh", output_activation="linear")
+    await run(client, sid, "forward", "backward")
+    body = (await client.get(f"/api/sessions/{sid}/explain", params={"weight": "1,2,0"})).json()
+    assert body["quantity"] == "∂L/∂w(2)31"
+    assert body["equations"][0]["symbolic"].startswith("Σ_k δ(3)_k · w(3)_1k")
+    assert body["result"] == (await state(client, sid))["backward"]["weight_gradients"][1][2][0]
+
+
+@pytest.mark.parametrize(
+    ("steps", "query", "status", "detail"),
+    [
+        ([], "weight=0,0,0", 409, "run forward, then backward, first"),
+        ([], "unit=1,0", 409, "run forward first"),
+        ([], "loss=true", 409, "run forward first"),
+        (["forward"], "weight=1,0,0", 409, "run backward first"),
+        (["forward"], "bias=0,0", 409, "run backward first"),
+        (["substep"], "unit=2,0", 409, "reaches layer 2"),
+        (["forward", "substep"], "weight=0,0,0", 409, "reaches layer 1"),
+        (["forward"], "weight=2,0,0", 422, "weight: l must lie in 0..1"),
+        (["forward"], "weight=0,2,0", 422, "i must lie in 0..1 and j in 0..2"),
+        (["forward"], "unit=3,0", 422, "unit: layer l must lie in 0..2"),
+        (["forward"], "bias=1,2", 422, "bias: biases[1] has j = 0..1"),
+        (["forward"], "weight=0,0", 422, "expected l,i,j (3 numbers)"),
+        (["forward"], "weight=0,0,0&unit=1,0", 422, "give exactly one"),
+        (["forward"], "", 422, "give exactly one"),
+        (["forward"], "loss=false", 422, "give exactly one"),
+        (["forward"], "unit=one,two", 422, "expected whole numbers separated by commas"),
+        (["forward"], "unit=1,-1", 422, "expected whole numbers separated by commas"),
+        (["forward"], "unit=", 422, "expected whole numbers separated by commas"),
+        (["forward"], "loss=perhaps", 422, "loss"),
+        ([], "weight=9,9,9", 422, "weight: l must lie"),  # a bad index is 422 even before any step
+    ],
+)
+async def test_explain_errors(
+    client: httpx.AsyncClient, steps: list[str], query: str, status: int, detail: str
+) -> None:
+    sid = await new_id(client)
+    await run(client, sid, *steps)
+    response = await client.get(f"/api/sessions/{sid}/explain?{query}")
+    assert response.status_code == status, response.text
+    assert detail in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "explain?unit=0,0", None),
+        ("POST", "check", {"unit": [0, 0], "value": 0.05}),
+        ("GET", "gradient-check", None),
+    ],
+)
+async def test_unknown_session_is_404(client: httpx.AsyncClient, method: str, path: str, body: Any) -> None:
+    response = await client.request(method, f"/api/sessions/nope/{path}", json=body)
+    assert response.status_code == 404
+    assert "no session" in response.json()["detail"]
+
+
+async def test_check_a_value_rounded_to_four_digits_is_correct(client: httpx.AsyncClient) -> None:
+    sid = await new_id(client)
+    await run(client, sid, "forward", "backward")
+    explained = (await client.get(f"/api/sessions/{sid}/explain", params={"weight": "1,2,1"})).json()
+    expected = explained["result"]
+    response = await client.post(
+        f"/api/sessions/{sid}/check", json={"weight": [1, 2, 1], "value": float(f"{expected:.4g}")}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body.keys() == {"correct", "expected", "tolerance", "explanation"}
+    assert body["correct"] is True
+    assert body["expected"] == expected
+    assert body["tolerance"] == max(1e-3 * abs(expected), 1e-6)
+    assert body["explanation"] == explained
+    wrong = await client.post(
+        f"/api/sessions/{sid}/check", json={"weight": [1, 2, 1], "value": expected * 1.01}
+    )
+    assert wrong.json()["correct"] is False
+
+
+@pytest.mark.parametrize(
+    ("steps", "body", "expected"),
+    [
+        (["forward"], {"unit": [1, 0]}, lambda s: s["forward"]["activations"][1][0]),
+        (["forward"], {"unit": [0, 1]}, lambda s: s["input"][1]),
+        (["forward"], {"loss": True}, lambda s: s["forward"]["loss"]),
+        (["forward", "backward"], {"bias": [1, 1]}, lambda s: s["backward"]["bias_gradients"][1][1]),
+        (["step"], {"weight": [0, 1, 2]}, lambda s: s["weights"][0][1][2]),
+    ],
+)
+async def test_check_expects_what_explain_gives(
+    client: httpx.AsyncClient, steps: list[str], body: dict[str, Any], expected: Any
+) -> None:
+    sid = await new_id(client)
+    await run(client, sid, *steps)
+    want = expected(await state(client, sid))
+    response = await client.post(f"/api/sessions/{sid}/check", json={**body, "value": want})
+    assert response.status_code == 200, response.text
+    assert response.json()["expected"] == want
+    assert response.json()["correct"] is True
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "detail"),
+    [
+        ('{"weight": [1, 2, 1], "value": NaN}', 422, "value"),
+        ('{"weight": [1, 2, 1], "value": Infinity}', 422, "value"),
+        ('{"weight": [1, 2, 1]}', 422, "value"),
+        ('{"weight": [1, 2, 1], "bias": [0, 0], "value": 0.1}', 422, "give exactly one"),
+        ('{"value": 0.1}', 422, "give exactly one"),
+        ('{"weight": [1, 2, 1], "value": 0.1, "extra": 1}', 422, "extra"),
+        ('{"weight": ["1", 2, 1], "value": 0.1}', 422, "weight"),
+        ('{"weight": [1.5, 2, 1], "value": 0.1}', 422, "weight"),
+        ('{"weight": [1, 2], "value": 0.1}', 422, "expected l,i,j"),
+        ('{"weight": [1, 3, 1], "value": 0.1}', 422, "i must lie in 0..2"),
+        ('{"unit": [-1, 0], "value": 0.1}', 422, "unit: layer l must lie"),
+        ('{"weight": [1, 2, 1], "value": "a lot"}', 422, "value"),
+    ],
+)
+async def test_check_errors(client: httpx.AsyncClient, content: str, status: int, detail: str) -> None:
+    sid = await new_id(client)
+    await run(client, sid, "forward", "backward")
+    response = await client.post(
+        f"/api/sessions/{sid}/check", content=content, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == status, response.text
+    assert detail in response.json()["detail"]
+
+
+async def test_check_before_anything_is_computed_is_409(client: httpx.AsyncClient) -> None:
+    sid = await new_id(client)
+    response = await client.post(f"/api/sessions/{sid}/check", json={"weight": [1, 2, 1], "value": 0.0821})
+    assert response.status_code == 409
+    assert "run forward, then backward, first" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"layers": [2, 3, 3, 2], "activation": "tanh", "output_activation": "linear"},
+        {"dataset": "xor", "mode": "batch"},
+    ],
+    ids=["2-3-2", "deep", "xor batch"],
+)
+async def test_gradient_check_covers_every_parameter(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+    sid = await new_id(client, **body)
+    response = await client.get(f"/api/sessions/{sid}/gradient-check")
+    assert response.status_code == 200, response.text
+    checked = response.json()
+    assert checked.keys() == {"epsilon", "rows", "max_abs_difference"}
+    assert checked["epsilon"] == 1e-6
+    layers = (await state(client, sid))["layers"]
+    assert len(checked["rows"]) == sum(a * b + b for a, b in itertools.pairwise(layers))
+    for row in checked["rows"]:
+        assert row.keys() == {
+            "name",
+            "kind",
+            "index",
+            "backprop",
+            "numerical",
+            "difference",
+            "relative_error",
+        }
+        assert abs(row["difference"]) < GRADIENT_CHECK_TOLERANCE
+    assert checked["max_abs_difference"] < GRADIENT_CHECK_TOLERANCE
+    assert math.isclose(checked["max_abs_difference"], max(abs(r["difference"]) for r in checked["rows"]))
+
+
+async def test_gradient_check_epsilon(client: httpx.AsyncClient) -> None:
+    sid = await new_id(client)
+    coarse = await client.get(f"/api/sessions/{sid}/gradient-check", params={"epsilon": 1e-4})
+    assert coarse.status_code == 200 and coarse.json()["epsilon"] == 1e-4
+    for bad in ("0", "-1", "1", "nan", "tiny"):
+        response = await client.get(f"/api/sessions/{sid}/gradient-check", params={"epsilon": bad})
+        assert response.status_code == 422, bad
+
+
+@pytest.mark.parametrize(
+    "steps", [[], ["forward"], ["forward", "substep"], ["forward", "backward"], ["step"]]
+)
+async def test_explain_check_and_gradient_check_change_nothing(
+    client: httpx.AsyncClient, steps: list[str]
+) -> None:
+    sid = await new_id(client, dataset="xor", mode="batch")
+    await run(client, sid, *steps)
+    before = await state(client, sid)
+    exported = (await client.get(f"/api/sessions/{sid}/export")).json()
+    await client.get(f"/api/sessions/{sid}/explain", params={"unit": "1,0"})
+    await client.get(f"/api/sessions/{sid}/explain", params={"weight": "0,0,0"})
+    await client.get(f"/api/sessions/{sid}/explain", params={"loss": "true"})
+    await client.post(f"/api/sessions/{sid}/check", json={"bias": [1, 0], "value": 0.5})
+    await client.get(f"/api/sessions/{sid}/gradient-check")
+    assert await state(client, sid) == before
+    assert (await client.get(f"/api/sessions/{sid}/export")).json() == exported
+
+
+async def test_the_stored_session_is_not_replaced(client: httpx.AsyncClient, store: MemoryStore) -> None:
+    sid = await new_id(client)
+    await run(client, sid, "forward", "backward")
+    stored = store.get(sid)
+    await client.get(f"/api/sessions/{sid}/gradient-check")
+    await client.post(f"/api/sessions/{sid}/check", json={"unit": [1, 0], "value": 0.5})
+    assert store.get(sid) is stored
+    assert session.run_update(store.get(sid)).step == 1
+
+
+async def test_openapi_documents_the_routes(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert "get" in paths["/api/sessions/{session_id}/explain"]
+    assert "post" in paths["/api/sessions/{session_id}/check"]
+    assert "get" in paths["/api/sessions/{session_id}/gradient-check"]
+
+
+# --------------------------------------------------------------------------------------------
+# Background training runs: start, progress, cancel
+# --------------------------------------------------------------------------------------------
+
+
+async def until_ended(client: httpx.AsyncClient, sid: str) -> dict[str, Any]:
+    for _ in range(600):
+        state: dict[str, Any] = (await client.get(f"/api/sessions/{sid}/runs")).json()
+        if state["state"] != "running":
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError("the run did not end")
+
+
+async def test_a_run_ends_with_the_same_session_as_train(client: httpx.AsyncClient) -> None:
+    a, b = await new_id(client), await new_id(client)
+    started = await client.post(f"/api/sessions/{a}/runs", json={"epochs": 200})
+    assert started.status_code == 202
+    assert started.json()["state"] == "running" and started.json()["steps_total"] == 200
+    ended = await until_ended(client, a)
+    assert ended["state"] == "done" and ended["steps_done"] == 200 and ended["finished"] is not None
+    trained = (await client.post(f"/api/sessions/{b}/train", json={"epochs": 200})).json()
+    state = (await client.get(f"/api/sessions/{a}")).json()
+    assert state["weights"] == trained["weights"] and state["loss_history"] == trained["loss_history"]
+
+
+async def test_one_run_at_a_time_and_cancel(client: httpx.AsyncClient) -> None:
+    sid = await new_id(client)
+    assert (await client.post(f"/api/sessions/{sid}/runs", json={"epochs": 100000})).status_code == 202
+    second = await client.post(f"/api/sessions/{sid}/runs", json={"epochs": 5})
+    assert second.status_code == 409 and "already going on" in second.json()["detail"]
+    # the session answers while the run goes on
+    assert (await client.get(f"/api/sessions/{sid}")).status_code == 200
+    cancelled = await client.delete(f"/api/sessions/{sid}/runs")
+    assert cancelled.status_code == 200
+    body = cancelled.json()
+    assert body["state"] == "cancelled" and 0 < body["steps_done"] < 100000
+    assert (await client.get(f"/api/sessions/{sid}")).json()["step"] == body["steps_done"]
+
+
+async def test_run_errors(client: httpx.AsyncClient) -> None:
+    sid = await new_id(client)
+    assert (await client.get(f"/api/sessions/{sid}/runs")).status_code == 404
+    assert (await client.delete(f"/api/sessions/{sid}/runs")).status_code == 404
+    assert (await client.get("/api/sessions/nope/runs")).status_code == 404
+    assert (await client.post("/api/sessions/nope/runs", json={"epochs": 1})).status_code == 404
+    bad = await client.post(f"/api/sessions/{sid}/runs", json={"epochs": 0})
+    assert bad.status_code == 422 and "epochs" in bad.json()["detail"]

@@ -1,57 +1,26 @@
-"""The step-through page through httpx: cookies, fragments vs page, the no-JS flow, data attributes."""
+"""The step-through page's own routes through httpx: cookies, fragments vs page, the no-JS flow,
+data attributes, the sample form, the panel (Working and Gradients tabs), the watch."""
 
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
-from typing import Any
 
 import httpx
 import pytest
 
-from app.pages import COOKIE
 from app.store import MemoryStore
+from app.web.deps import COOKIE
+from tests.web.page import (
+    HX,
+    api_state,
+    elements,
+    open_page,
+    page_session,
+    use_session,
+    with_attr,
+)
 
 pytestmark = pytest.mark.anyio
-
-HX = {"HX-Request": "true"}
-
-
-class Elements(HTMLParser):
-    """Every start tag with its attributes, in document order."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-
-def elements(html: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = Elements()
-    parser.feed(html)
-    return parser.tags
-
-
-def with_attr(html: str, name: str) -> list[dict[str, str | None]]:
-    return [attrs for _, attrs in elements(html) if name in attrs]
-
-
-async def open_page(client: httpx.AsyncClient) -> tuple[str, str]:
-    """GET / with a fresh cookie jar; returns the session id and the page."""
-    client.cookies.clear()
-    response = await client.get("/")
-    assert response.status_code == 200
-    sid = client.cookies[COOKIE]
-    return sid, response.text
-
-
-async def api_state(client: httpx.AsyncClient, sid: str) -> dict[str, Any]:
-    response = await client.get(f"/api/sessions/{sid}")
-    assert response.status_code == 200
-    state: dict[str, Any] = response.json()
-    return state
 
 
 async def test_page_issues_a_session_cookie_with_safe_flags(client: httpx.AsyncClient) -> None:
@@ -367,3 +336,132 @@ async def test_big_answers_are_gzipped(client: httpx.AsyncClient) -> None:
     response = await client.post("/page/forward", headers={**HX, "Accept-Encoding": "gzip"})
     assert response.headers["content-encoding"] == "gzip"
     assert 'id="diagram"' in response.text  # httpx decompresses
+
+
+async def test_selecting_a_hidden_weight_shows_its_working(client: httpx.AsyncClient) -> None:
+    sid = await page_session(client)
+    await client.post("/page/forward", headers=HX)
+    await client.post("/page/backward", headers=HX)
+    response = await client.get("/page/panel?tab=work&select=weight:0,0,0", headers=HX)
+    assert response.status_code == 200
+    ids = re.findall(r'<(?:section|figure|form) id="(\w+)"', response.text)
+    assert ids == ["panel", "diagram", "controls"]
+    api = (await client.get(f"/api/sessions/{sid}/explain?weight=0,0,0")).json()
+    assert f'data-result="{api["result"]!r}"' in response.text
+    assert "<math" in response.text and "Gradient of hidden weight w11" in response.text
+    assert 'class="edge has-gradient selected"' in response.text
+    # the controls carry the view, so the next step keeps the panel on the same quantity
+    assert '<input type="hidden" name="select" value="weight:0,0,0">' in response.text
+    step = await client.post("/page/update", data={"tab": "work", "select": "weight:0,0,0"}, headers=HX)
+    assert "New value of hidden weight w11 (after update)" in step.text
+    assert 'class="edge has-gradient selected"' in step.text
+
+
+async def test_check_my_answer_in_the_page(client: httpx.AsyncClient) -> None:
+    sid = await page_session(client)
+    await client.post("/page/forward", headers=HX)
+    expected = (await client.get(f"/api/sessions/{sid}/explain?unit=2,0")).json()["result"]
+    right = await client.get(f"/page/panel?tab=work&select=unit:2,0&answer={expected:.4g}", headers=HX)
+    assert 'data-correct="true"' in right.text
+    wrong = await client.get(f"/page/panel?tab=work&select=unit:2,0&answer={expected * 1.5}", headers=HX)
+    assert 'data-correct="false"' in wrong.text
+    plain = await client.get(f"/?tab=work&select=unit:2,0&answer={expected:.4g}")
+    assert 'data-correct="true"' in plain.text  # the same check works as a plain GET without JavaScript
+
+
+async def test_quiz_mode_hides_the_numbers_until_answered(client: httpx.AsyncClient) -> None:
+    await page_session(client)
+    await client.post("/page/forward", headers=HX)
+    hidden = await client.get("/page/panel?tab=work&select=unit:1,0&quiz=1", headers=HX)
+    body = hidden.text[: hidden.text.index('id="diagram"')]
+    assert "<math" not in body and "quiz-lines" in body
+    answered = await client.get("/page/panel?tab=work&select=unit:1,0&quiz=1&answer=0.5", headers=HX)
+    body = answered.text[: answered.text.index('id="diagram"')]
+    assert "<math" in body and "data-correct=" in body
+
+
+async def test_gradient_check_tab_lists_every_parameter(client: httpx.AsyncClient) -> None:
+    sid = await page_session(client)
+    response = await client.get("/page/panel?tab=gradients", headers=HX)
+    rows = re.findall(
+        r'data-parameter="([^"]+)" data-backprop="([^"]+)" data-numerical="([^"]+)"', response.text
+    )
+    api = (await client.get(f"/api/sessions/{sid}/gradient-check")).json()
+    assert [name for name, _, _ in rows] == [row["name"] for row in api["rows"]]
+    assert len(rows) == 17  # 6 + 6 weights, 3 + 2 biases
+    for _, backprop, numerical in rows:
+        assert abs(float(backprop) - float(numerical)) < 1e-8
+
+
+async def test_panel_without_javascript_redirects_to_the_page(client: httpx.AsyncClient) -> None:
+    await page_session(client)
+    response = await client.get("/page/panel?tab=gradients", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/?tab=gradients"
+
+
+async def test_substep_opens_its_derivation_in_the_page(client: httpx.AsyncClient) -> None:
+    await page_session(client)
+    first = await client.post("/page/substep", headers=HX)
+    assert "Activation of hidden unit h1 (during the forward pass)" in first.text
+    assert 'class="node layer-1 highlight selected"' in first.text
+    plain = await client.post("/page/substep", follow_redirects=False)
+    assert plain.headers["location"] == "/?tab=work&select=unit%3A2%2C0"
+
+
+def region_roots(fragment: str) -> list[tuple[str, bool]]:
+    """The page regions an answer carries, in order: (id, swapped out of band)."""
+    regions = {"diagram", "status", "controls", "sample", "panel"}
+    return [
+        (str(attrs["id"]), attrs.get("hx-swap-oob") == "true")
+        for _, attrs in elements(fragment)
+        if attrs.get("id") in regions
+    ]
+
+
+async def test_a_refused_step_redraws_its_target_and_says_why_in_the_status(
+    client: httpx.AsyncClient,
+) -> None:
+    sid, _ = await open_page(client)
+    before = await api_state(client, sid)
+    response = await client.post("/page/update", headers=HX)
+    assert response.status_code == 409
+    # the controls' target (the diagram) in place, unchanged; the reason in the status
+    assert region_roots(response.text) == [("diagram", False), ("status", True)]
+    assert "update needs the gradients: run forward, then backward, first" in response.text
+    assert await api_state(client, sid) == before
+
+
+async def test_a_diverging_step_is_409_as_in_the_api(client: httpx.AsyncClient, store: MemoryStore) -> None:
+    # a linear 1-1 network: the gradient of w is (y − t)·x = 1e6·1e3, so η = 100 moves w by 1e11
+    sid = use_session(
+        client,
+        store,
+        layers=[1, 1],
+        activation="linear",
+        output_activation="linear",
+        learning_rate=100.0,
+        weights=[[[1000.0]]],
+        biases=[[0.0]],
+        input=[1000.0],
+        target=[0.0],
+    )
+    await client.post("/page/forward", headers=HX)
+    await client.post("/page/backward", headers=HX)
+    before = await api_state(client, sid)
+    response = await client.post("/page/update", headers=HX)
+    assert response.status_code == 409
+    assert "diverged" in response.text
+    assert await api_state(client, sid) == before
+
+
+async def test_the_answer_starts_with_the_region_htmx_targets(client: httpx.AsyncClient) -> None:
+    await open_page(client)
+    response = await client.post("/page/step", headers={**HX, "HX-Target": "panel"})
+    assert region_roots(response.text) == [
+        ("panel", False),
+        ("diagram", True),
+        ("status", True),
+        ("controls", True),
+        ("sample", True),
+    ]

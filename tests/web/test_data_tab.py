@@ -1,4 +1,5 @@
-"""The Data tab: the dataset, the mode, the current sample and the decision maps, with and without htmx."""
+"""The Data tab's routes: the dataset, the mode, the current sample and the decision maps, with and
+without htmx."""
 
 from __future__ import annotations
 
@@ -7,50 +8,30 @@ import re
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 
-from app import data_tab, decision, engine, session
-from app.errors import InvalidInputError
-from app.limits import MAX_FORM_BYTES, MAX_SAMPLES, MAX_TABLE_CHARS
-from app.pages import COOKIE
+from app import decision, engine, session
+from app.limits import (
+    MAX_FORM_BYTES,
+)
 from app.store import MemoryStore
-from app.templating import REGIONS
+from tests.test_datasets import BAD_TABLES
+from tests.web.page import (
+    HX,
+    api_state,
+    region_ids,
+    text,
+    use_session,
+)
 
 pytestmark = pytest.mark.anyio
 
-HX = {"HX-Request": "true"}
 CELL = re.compile(
     r'<rect x="([0-9.]+)" y="([0-9.]+)" width="[0-9.]+" height="[0-9.]+" fill="(#[0-9a-f]{6})"/>'
 )
+
+
 POINT = re.compile(r'<g class="point( current)?" data-point="(\d+)" data-target="([^"]+)"')
-
-
-def use_session(client: httpx.AsyncClient, store: MemoryStore, **fields: Any) -> str:
-    """Put a new session in the store and make it the page's (as the cookie would)."""
-    created = session.create(f"s{store.count()}", **fields)
-    store.add(created)
-    client.cookies.clear()
-    client.cookies.set(COOKIE, created.id, domain="testserver.local")
-    return created.id
-
-
-async def state_of(client: httpx.AsyncClient, sid: str) -> dict[str, Any]:
-    response = await client.get(f"/api/sessions/{sid}")
-    assert response.status_code == 200
-    state: dict[str, Any] = response.json()
-    return state
-
-
-def text(response: httpx.Response) -> str:
-    return html.unescape(response.text)
-
-
-def region_ids(fragment: str) -> list[tuple[str, bool]]:
-    """The page regions in an htmx answer, in order: (id, swapped out of band)."""
-    regions = "|".join(REGIONS)
-    found = re.findall(rf'<\w+ id="({regions})"([^>]*)>', fragment)
-    return [(rid, 'hx-swap-oob="true"' in rest) for rid, rest in found]
 
 
 def cells_of(page: str) -> list[tuple[float, float, str]]:
@@ -59,56 +40,6 @@ def cells_of(page: str) -> list[tuple[float, float, str]]:
 
 def expected_cells(current: session.Session) -> list[tuple[float, float, str]]:
     return [(c.x, c.y, c.fill) for m in decision.build(current) for c in m.cells]
-
-
-# --------------------------------------------------------------------------------------------
-# The table format
-# --------------------------------------------------------------------------------------------
-
-
-def test_parse_table_reads_inputs_then_targets() -> None:
-    data = data_tab.parse_table("0 0 ; 0\n0,1;1\n\n# a comment\n 1 −0.5 ; 1e-1 \n")
-    assert data.name is None
-    assert data.inputs.tolist() == [[0.0, 0.0], [0.0, 1.0], [1.0, -0.5]]
-    assert data.targets.tolist() == [[0.0], [1.0], [0.1]]
-
-
-def test_table_text_round_trips() -> None:
-    xor = session.create("d", layers=[2, 3, 1], dataset="xor").data
-    assert data_tab.table_text(xor) == "0 0 ; 0\n0 1 ; 1\n1 0 ; 1\n1 1 ; 0"
-    odd = data_tab.parse_table("0.1 -2.5e-07 ; 3")
-    again = data_tab.parse_table(data_tab.table_text(odd))
-    assert np.array_equal(again.inputs, odd.inputs) and np.array_equal(again.targets, odd.targets)
-
-
-BAD_TABLES = [
-    ("", "Table: enter at least one sample, one per line, e.g. 0 1 ; 1"),
-    ("# only a comment\n\n", "Table: enter at least one sample, one per line, e.g. 0 1 ; 1"),
-    ("0 0 0", "Table, line 1: separate the inputs from the targets with one ';' (e.g. 0 1 ; 1)"),
-    ("0 0 ; 0 ; 1", "Table, line 1: separate the inputs from the targets with one ';' (e.g. 0 1 ; 1)"),
-    ("0 x ; 1", "Table, line 1: “x” is not a number"),
-    ("0 0 ; 1\n0 nan ; 1", "Table, line 2: “nan” is not a finite number"),
-    ("0 -inf ; 1", "Table, line 1: “-inf” is not a finite number"),
-    ("0 2e6 ; 1", "Table, line 1: 2e6 is too large; values must lie in [-1e+06, 1e+06]"),
-    (" ; 1", "Table, line 1: needs at least one input before the ';' and one target after it"),
-    ("0 1 ; ", "Table, line 1: needs at least one input before the ';' and one target after it"),
-    ("0 0 ; 0\n\n1 ; 1", "Table, line 3: 1 input, but line 1 has 2; every line needs the same number"),
-    ("0 0 ; 0\n1 1 ; 1 1", "Table, line 2: 2 targets, but line 1 has 1; every line needs the same number"),
-    ("0 0 ; 1\n" * (MAX_SAMPLES + 1), f"Table: at most {MAX_SAMPLES} samples, got {MAX_SAMPLES + 1}"),
-    ("0" * (MAX_TABLE_CHARS + 1), f"Table: at most {MAX_TABLE_CHARS} characters"),
-]
-
-
-@pytest.mark.parametrize(("table", "message"), BAD_TABLES)
-def test_parse_table_refuses_with_the_line_at_fault(table: str, message: str) -> None:
-    with pytest.raises(InvalidInputError) as caught:
-        data_tab.parse_table(table)
-    assert str(caught.value).startswith(message)
-
-
-# --------------------------------------------------------------------------------------------
-# Changing the dataset
-# --------------------------------------------------------------------------------------------
 
 
 async def test_switching_to_xor_changes_the_dataset(client: httpx.AsyncClient, store: MemoryStore) -> None:
@@ -124,7 +55,7 @@ async def test_switching_to_xor_changes_the_dataset(client: httpx.AsyncClient, s
         ("controls", True),
         ("sample", True),  # the sample form shows the first sample of the new data
     ]
-    state = await state_of(client, sid)
+    state = await api_state(client, sid)
     assert state["dataset"] == {
         "name": "xor",
         "inputs": [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
@@ -136,7 +67,7 @@ async def test_switching_to_xor_changes_the_dataset(client: httpx.AsyncClient, s
     # and back to the single sample: the current one
     await client.post("/page/data/current", data={"sample_index": "2"}, headers=HX)
     await client.post("/page/data/dataset", data={"dataset": "single"}, headers=HX)
-    state = await state_of(client, sid)
+    state = await api_state(client, sid)
     assert state["dataset"] is None
     assert (state["input"], state["target"]) == ([1.0, 0.0], [1.0])
 
@@ -145,7 +76,7 @@ async def test_a_dataset_that_does_not_fit_is_refused_with_a_hint(
     client: httpx.AsyncClient, store: MemoryStore
 ) -> None:
     sid = use_session(client, store)  # the article's 2-3-2
-    before = await state_of(client, sid)
+    before = await api_state(client, sid)
     page = text(await client.get("/?tab=data"))
     assert "needs 2 inputs and 1 output" in page  # marked in the list before choosing
     response = await client.post("/page/data/dataset", data={"dataset": "xor", "tab": "data"}, headers=HX)
@@ -156,7 +87,7 @@ async def test_a_dataset_that_does_not_fit_is_refused_with_a_hint(
         "build a 2-…-1 network in the Network tab"
     ) in text(response)
     assert 'id="dataset-error"' in response.text
-    assert await state_of(client, sid) == before
+    assert await api_state(client, sid) == before
 
 
 async def test_a_table_is_parsed_and_used(client: httpx.AsyncClient, store: MemoryStore) -> None:
@@ -164,7 +95,7 @@ async def test_a_table_is_parsed_and_used(client: httpx.AsyncClient, store: Memo
     table = "0 0 ; 0\n0.5, 0.5 ; 1\n1 1 ; 0"
     response = await client.post("/page/data/dataset", data={"dataset": "table", "table": table}, headers=HX)
     assert response.status_code == 200
-    state = await state_of(client, sid)
+    state = await api_state(client, sid)
     assert state["dataset"] == {
         "name": None,
         "inputs": [[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]],
@@ -192,7 +123,7 @@ async def test_a_bad_table_is_shown_next_to_the_field_and_changes_nothing(
 ) -> None:
     sid = use_session(client, store, layers=[2, 3, 1], dataset="xor")
     await client.post("/page/step", headers=HX)
-    before = await state_of(client, sid)
+    before = await api_state(client, sid)
     response = await client.post(
         "/page/data/dataset", data={"dataset": "table", "table": table}, headers=HX if htmx else {}
     )
@@ -200,7 +131,7 @@ async def test_a_bad_table_is_shown_next_to_the_field_and_changes_nothing(
     assert message in text(response)
     assert 'id="table-error"' in response.text
     assert 'aria-invalid="true"' in response.text
-    assert await state_of(client, sid) == before
+    assert await api_state(client, sid) == before
     if htmx:
         assert response.text.lstrip().startswith('<section id="panel"')
         if len(table) < 1000:  # the user's text comes back, to be corrected
@@ -214,18 +145,18 @@ async def test_an_unknown_choice_is_refused(
     client: httpx.AsyncClient, store: MemoryStore, choice: str
 ) -> None:
     sid = use_session(client, store)
-    before = await state_of(client, sid)
+    before = await api_state(client, sid)
     response = await client.post("/page/data/dataset", data={"dataset": choice}, headers=HX)
     assert response.status_code == 422
     assert "Choose the single sample, a built-in dataset or your own table" in response.text
-    assert await state_of(client, sid) == before
+    assert await api_state(client, sid) == before
 
 
 async def test_a_huge_form_is_refused_before_it_is_read(
     client: httpx.AsyncClient, store: MemoryStore
 ) -> None:
     sid = use_session(client, store)
-    before = await state_of(client, sid)
+    before = await api_state(client, sid)
     body = "dataset=table&table=" + "0" * (MAX_FORM_BYTES + 1)
     response = await client.post(
         "/page/data/dataset",
@@ -234,7 +165,7 @@ async def test_a_huge_form_is_refused_before_it_is_read(
     )
     assert response.status_code == 422
     assert "Table: the form is larger than 256 KB" in response.text
-    assert await state_of(client, sid) == before
+    assert await api_state(client, sid) == before
     broken = await client.post(
         "/page/data/dataset", content=b"--x\r\n", headers={**HX, "Content-Type": "multipart/form-data"}
     )
@@ -244,38 +175,33 @@ async def test_a_huge_form_is_refused_before_it_is_read(
         "/page/data/dataset", data={"dataset": "single"}, files={"table": ("t.txt", b"0 0 ; 1")}, headers=HX
     )
     assert stray.status_code == 200  # the file part is ignored (and closed)
-    assert await state_of(client, sid) == {**before, "phase": "idle"}
-
-
-# --------------------------------------------------------------------------------------------
-# Mode and current sample
-# --------------------------------------------------------------------------------------------
+    assert await api_state(client, sid) == {**before, "phase": "idle"}
 
 
 async def test_mode_switch(client: httpx.AsyncClient, store: MemoryStore) -> None:
     sid = use_session(client, store, layers=[2, 3, 1], dataset="xor")
     response = await client.post("/page/data/mode", data={"mode": "batch", "tab": "data"}, headers=HX)
     assert response.status_code == 200
-    assert (await state_of(client, sid))["mode"] == "batch"
+    assert (await api_state(client, sid))["mode"] == "batch"
     assert 'value="batch" title="Batch: every sample at once, the mean gradient" aria-pressed="true"' in (
         response.text
     )
     stepped = (await client.post(f"/api/sessions/{sid}/forward")).json()
     assert stepped["forward"]["batch_size"] == 4
     await client.post("/page/data/mode", data={"mode": "sgd"}, headers=HX)
-    assert (await state_of(client, sid))["mode"] == "sgd"
-    before = await state_of(client, sid)
+    assert (await api_state(client, sid))["mode"] == "sgd"
+    before = await api_state(client, sid)
     refused = await client.post("/page/data/mode", data={"mode": "adam"}, headers=HX)
     assert refused.status_code == 422
     assert "Mode: choose sgd or batch" in refused.text
-    assert await state_of(client, sid) == before
+    assert await api_state(client, sid) == before
 
 
 async def test_choosing_the_current_sample(client: httpx.AsyncClient, store: MemoryStore) -> None:
     sid = use_session(client, store, layers=[2, 3, 1], dataset="xor")
     response = await client.post("/page/data/current", data={"sample_index": "2", "tab": "data"}, headers=HX)
     assert response.status_code == 200
-    state = await state_of(client, sid)
+    state = await api_state(client, sid)
     assert state["sample_index"] == 2
     assert (state["input"], state["target"]) == ([1.0, 0.0], [1.0])
     assert '<tr data-sample="2" class="current" aria-current="true" data-upcoming>' in response.text
@@ -306,11 +232,11 @@ async def test_a_sample_that_is_not_there_is_refused(
     client: httpx.AsyncClient, store: MemoryStore, index: str
 ) -> None:
     sid = use_session(client, store, layers=[2, 3, 1], dataset="xor")
-    before = await state_of(client, sid)
+    before = await api_state(client, sid)
     response = await client.post("/page/data/current", data={"sample_index": index}, headers=HX)
     assert response.status_code == 422
     assert f"Sample: “{index}” is not a row of this data (rows 0 to 3)" in text(response)
-    assert await state_of(client, sid) == before
+    assert await api_state(client, sid) == before
 
 
 async def test_the_table_shows_every_sample_with_the_networks_output(
@@ -327,11 +253,6 @@ async def test_the_table_shows_every_sample_with_the_networks_output(
         '<th scope="col" class="x">x1</th><th scope="col" class="x">x2</th><th scope="col" class="t">t1</th>'
         in (page)
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Decision maps
-# --------------------------------------------------------------------------------------------
 
 
 async def test_decision_map_cells_and_points(client: httpx.AsyncClient, store: MemoryStore) -> None:
@@ -396,11 +317,6 @@ async def test_the_sample_form_redraws_the_samples_and_maps(
     assert cells_of(response.text) == expected_cells(store.get(sid))
 
 
-# --------------------------------------------------------------------------------------------
-# Without JavaScript, security, lost sessions
-# --------------------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("path", "form", "field", "value"),
     [
@@ -417,7 +333,7 @@ async def test_every_form_works_without_javascript(
     response = await client.post(path, data={**form, "tab": "data"}, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/?tab=data"
-    state = await state_of(client, sid)
+    state = await api_state(client, sid)
     got = state[field]["name"] if field == "dataset" and state[field] is not None else state[field]
     if path.endswith("dataset") and value is None:
         assert state["dataset"] == {
@@ -436,11 +352,11 @@ async def test_foreign_origins_and_lost_sessions(
     client: httpx.AsyncClient, store: MemoryStore, path: str
 ) -> None:
     sid = use_session(client, store, layers=[2, 3, 1], dataset="xor")
-    before = await state_of(client, sid)
+    before = await api_state(client, sid)
     form = {"dataset": "or", "mode": "batch", "sample_index": "1"}
     refused = await client.post(path, data=form, headers={"Origin": "http://evil.example"})
     assert refused.status_code == 403
-    assert await state_of(client, sid) == before
+    assert await api_state(client, sid) == before
     client.cookies.clear()
     lost = await client.post(path, data=form, headers=HX)
     assert lost.status_code == 204 and lost.headers["hx-redirect"] == "/"

@@ -1,66 +1,33 @@
-"""The Network tab: presets, the architecture form, export/import, share links, and their API."""
+"""The Network tab's routes: presets, the architecture form, export and import through the page."""
 
 from __future__ import annotations
 
 import html
 import json
 import re
-from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 
-from app import presets, session, share
+from app import presets, session
 from app.datasets import make_dataset
-from app.limits import MAX_TOKEN_LENGTH, MAX_UPLOAD_BYTES, UPLOAD_SLACK
-from app.pages import COOKIE
+from app.limits import (
+    MAX_UPLOAD_BYTES,
+    UPLOAD_SLACK,
+)
 from app.presets import PRESETS
-from app.schemas import state_of
-from app.session import Session
 from app.store import MemoryStore
+from app.web.deps import COOKIE
+from tests.web.page import (
+    HX,
+    assert_same_parameters,
+    comparable,
+    new_cookie,
+    text,
+    use_session,
+)
 
 pytestmark = pytest.mark.anyio
-
-HX = {"HX-Request": "true"}
-
-
-def use_session(client: httpx.AsyncClient, store: MemoryStore, **fields: Any) -> str:
-    """Put a new session in the store and make it the page's (as the cookie would)."""
-    created = session.create(f"s{store.count()}", **fields)
-    store.add(created)
-    client.cookies.clear()
-    client.cookies.set(COOKIE, created.id, domain="testserver.local")
-    return created.id
-
-
-def new_cookie(response: httpx.Response) -> str:
-    match = re.match(rf"{COOKIE}=([^;]+);", response.headers["set-cookie"])
-    assert match is not None
-    return match.group(1)
-
-
-def text(response: httpx.Response) -> str:
-    return html.unescape(response.text)
-
-
-def comparable(current: Session) -> dict[str, Any]:
-    """The API state without the id."""
-    state = state_of(current).model_dump()
-    del state["id"]
-    return state
-
-
-def assert_same_parameters(ours: Session, theirs: Session) -> None:
-    for a, b in zip(
-        ours.params.weights + ours.params.biases, theirs.params.weights + theirs.params.biases, strict=True
-    ):
-        assert a.dtype == b.dtype and np.array_equal(a, b)
-
-
-# --------------------------------------------------------------------------------------------
-# The tab
-# --------------------------------------------------------------------------------------------
 
 
 async def test_the_tab_is_prefilled_with_the_current_network(
@@ -89,11 +56,6 @@ async def test_the_tab_is_prefilled_with_the_current_network(
     assert page.count(">Start from this preset</button>") == len(PRESETS)
     for preset in PRESETS.values():
         assert preset.citation in html.unescape(page)
-
-
-# --------------------------------------------------------------------------------------------
-# Presets
-# --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -139,10 +101,6 @@ async def test_an_unknown_preset_is_refused(client: httpx.AsyncClient, store: Me
     assert "set-cookie" not in response.headers
     assert store.count() == count and client.cookies[COOKIE] == sid
 
-
-# --------------------------------------------------------------------------------------------
-# The architecture form
-# --------------------------------------------------------------------------------------------
 
 FORM = {
     "layers": "2, 3, 2",
@@ -300,11 +258,6 @@ async def test_current_data_that_does_not_fit_is_refused(
     assert store.count() == count
 
 
-# --------------------------------------------------------------------------------------------
-# Export and import
-# --------------------------------------------------------------------------------------------
-
-
 async def upload(
     client: httpx.AsyncClient, content: bytes, *, htmx: bool = True, filename: str = "session.json"
 ) -> httpx.Response:
@@ -406,87 +359,6 @@ async def test_no_file_and_not_multipart(client: httpx.AsyncClient, store: Memor
     assert store.count() == count
 
 
-# --------------------------------------------------------------------------------------------
-# Share links
-# --------------------------------------------------------------------------------------------
-
-
-async def test_share_link_opens_a_copy_with_identical_weights(
-    client: httpx.AsyncClient, store: MemoryStore
-) -> None:
-    old = use_session(client, store, layers=[2, 4, 1], dataset="xor", learning_rate=2.0, mode="batch", seed=5)
-    for _ in range(7):
-        await client.post("/page/step", headers=HX)
-    response = await client.get("/page/network/share?tab=network", headers=HX)
-    assert response.status_code == 200
-    token = share.encode(store.get(old))
-    assert f'value="http://testserver/share/{token}" data-share-url' in response.text
-    assert f'<a href="/share/{token}">open it</a>' in response.text
-    plain = await client.get("/page/network/share?tab=network")
-    assert plain.status_code == 200 and "<html" in plain.text and token in plain.text
-
-    opened = await client.get(f"/share/{token}", follow_redirects=False)
-    assert opened.status_code == 303 and opened.headers["location"] == "/"
-    sid = new_cookie(opened)
-    assert sid != old
-    copy, original = store.get(sid), store.get(old)
-    assert copy.config == original.config
-    assert_same_parameters(copy, original)
-    assert np.array_equal(copy.data.inputs, original.data.inputs) and copy.data.name == "xor"
-    assert (copy.step, original.step) == (0, 7)  # a fresh session: no history
-    api = [(await client.get(f"/api/sessions/{s}")).json() for s in (old, sid)]
-    assert api[0]["weights"] == api[1]["weights"] and api[0]["biases"] == api[1]["biases"]
-
-
-@pytest.mark.parametrize(
-    ("token", "message"),
-    [
-        ("!!!", "the token may hold only letters, digits"),
-        ("abc", "share link: the token"),
-        ("A" * (MAX_TOKEN_LENGTH + 1), f"at most {MAX_TOKEN_LENGTH} are accepted"),
-        ("eJyLjgUAARUAuQ", "share link: the token does not hold a JSON object"),  # zlib of "[]"
-    ],
-)
-async def test_a_bad_share_link_is_a_page_with_the_reason(
-    client: httpx.AsyncClient, store: MemoryStore, token: str, message: str
-) -> None:
-    sid = use_session(client, store)
-    count = store.count()
-    response = await client.get(f"/share/{token}", follow_redirects=False)
-    assert response.status_code == 422
-    assert "<html" in response.text
-    assert "This share link cannot be opened: share link:" in text(response)
-    assert message in text(response)
-    assert "set-cookie" not in response.headers
-    assert store.count() == count and client.cookies[COOKIE] == sid
-    client.cookies.clear()  # a visitor with no session of their own gets one, and the message
-    fresh = await client.get(f"/share/{token}")
-    assert fresh.status_code == 422 and message in text(fresh)
-    assert new_cookie(fresh) in fresh.text
-
-
-def too_big_for_a_link() -> dict[str, Any]:
-    rng = np.random.default_rng(1)
-    table = make_dataset(rng.random((256, 8)).tolist(), rng.random((256, 1)).tolist())
-    return {"layers": [8, 8, 1], "dataset": table}
-
-
-async def test_a_session_too_big_for_a_link_says_so(client: httpx.AsyncClient, store: MemoryStore) -> None:
-    sid = use_session(client, store, **too_big_for_a_link())
-    response = await client.get("/page/network/share?tab=network", headers=HX)
-    assert response.status_code == 200
-    assert "share link: this session needs" in response.text
-    assert "export it as a file instead" in response.text
-    api = await client.get(f"/api/sessions/{sid}/share")
-    assert api.status_code == 422
-    assert api.json()["detail"].startswith("share link: this session needs")
-
-
-# --------------------------------------------------------------------------------------------
-# Security and lost sessions
-# --------------------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize("path", ["/page/network/preset", "/page/network/create", "/page/network/import"])
 async def test_foreign_origins_and_lost_sessions(
     client: httpx.AsyncClient, store: MemoryStore, path: str
@@ -500,103 +372,6 @@ async def test_foreign_origins_and_lost_sessions(
     lost = await client.post(path, data={**FORM, "name": "xor"}, headers=HX)
     assert lost.status_code == 204 and lost.headers["hx-redirect"] == "/"
     assert store.count() == count
-
-
-# --------------------------------------------------------------------------------------------
-# The API
-# --------------------------------------------------------------------------------------------
-
-
-async def test_api_lists_the_presets(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/presets")
-    assert response.status_code == 200
-    assert response.json() == [
-        {
-            "name": p.name,
-            "title": p.title,
-            "description": p.description,
-            "citation": p.citation,
-            "fields": p.body(),
-        }
-        for p in PRESETS.values()
-    ]
-
-
-@pytest.mark.parametrize("name", list(PRESETS))
-async def test_api_creates_a_session_from_a_preset(
-    client: httpx.AsyncClient, store: MemoryStore, name: str
-) -> None:
-    response = await client.post("/api/sessions", json={"preset": name})
-    assert response.status_code == 201
-    state = response.json()
-    assert response.headers["location"] == f"/api/sessions/{state['id']}"
-    del state["id"]
-    assert state == comparable(presets.create_from_preset("x", name))
-
-
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        (
-            {"preset": "xor", "learning_rate": 1.0},
-            {"learning_rate": 1.0, "layers": [2, 4, 1], "mode": "batch"},
-        ),
-        ({"preset": "xor", "input": [0.0, 1.0], "target": [1.0]}, {"dataset": None, "input": [0.0, 1.0]}),
-        (
-            {"preset": "mazur", "dataset": "xor", "layers": [2, 2, 1]},
-            {"dataset": "xor", "train_biases": False},
-        ),
-        ({"preset": "mazur", "seed": 4}, {"weights": PRESETS["mazur"].fields["weights"], "seed": 4}),
-    ],
-)
-async def test_api_preset_fields_are_the_base_and_given_fields_override(
-    client: httpx.AsyncClient, body: dict[str, Any], expected: dict[str, Any]
-) -> None:
-    response = await client.post("/api/sessions", json=body)
-    assert response.status_code == 201, response.text
-    state = response.json()
-    if state["dataset"] is not None:
-        state["dataset"] = state["dataset"]["name"]
-    for key, value in expected.items():
-        assert state[key] == value, key
-
-
-async def test_api_given_layers_drop_the_presets_weights(client: httpx.AsyncClient) -> None:
-    state = (await client.post("/api/sessions", json={"preset": "mazur", "layers": [2, 3, 2]})).json()
-    drawn = session.create("x", layers=[2, 3, 2], seed=0)
-    assert state["weights"] == [w.tolist() for w in drawn.params.weights]
-    assert state["train_biases"] is False  # the rest of the preset stays
-
-
-async def test_api_unknown_preset(client: httpx.AsyncClient, store: MemoryStore) -> None:
-    count = store.count()
-    response = await client.post("/api/sessions", json={"preset": "nope"})
-    assert response.status_code == 422
-    assert response.json() == {"detail": "preset: unknown preset 'nope'; choose one of article, mazur, xor"}
-    assert store.count() == count
-
-
-async def test_api_share_link(client: httpx.AsyncClient, store: MemoryStore) -> None:
-    sid = (await client.post("/api/sessions", json={"preset": "xor"})).json()["id"]
-    await client.post(f"/api/sessions/{sid}/train", json={"epochs": 3})
-    response = await client.get(f"/api/sessions/{sid}/share")
-    assert response.status_code == 200
-    token = share.encode(store.get(sid))
-    assert response.json() == {"token": token, "url": f"http://testserver/share/{token}"}
-    opened = await client.get(response.json()["url"], follow_redirects=False)
-    assert opened.status_code == 303
-    assert_same_parameters(store.get(new_cookie(opened)), store.get(sid))
-    assert (await client.get("/api/sessions/nope/share")).status_code == 404
-
-
-async def test_openapi_documents_the_new_routes(client: httpx.AsyncClient) -> None:
-    spec = (await client.get("/openapi.json")).json()
-    assert "/api/presets" in spec["paths"]
-    assert "/api/sessions/{session_id}/share" in spec["paths"]
-    assert "/share/{token}" not in spec["paths"]
-    schemas = spec["components"]["schemas"]
-    assert {"PresetInfo", "ShareLink"} <= schemas.keys()
-    assert "preset" in schemas["CreateSession"]["properties"]
 
 
 async def test_the_tab_is_secure_and_self_contained(client: httpx.AsyncClient, store: MemoryStore) -> None:
@@ -614,25 +389,3 @@ async def test_the_tab_is_secure_and_self_contained(client: httpx.AsyncClient, s
         action = re.search(r'action="([^"]+)"', form)
         assert action is not None
         assert f'hx-post="{action.group(1)}"' in form, form
-
-
-@pytest.mark.anyio
-async def test_a_share_link_from_another_site_asks_first(client: httpx.AsyncClient) -> None:
-    client.cookies.clear()
-    await client.get("/")
-    mine = client.cookies["bpv_session"]
-    token = (await client.get(f"/api/sessions/{mine}/share")).json()["token"]
-    asked = await client.get(
-        f"/share/{token}", headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False
-    )
-    assert asked.status_code == 200
-    assert "set-cookie" not in asked.headers
-    assert f'action="/share/{token}"' in asked.text and "Open the shared network" in asked.text
-    foreign = await client.post(f"/share/{token}", headers={"Origin": "http://evil.example"})
-    assert foreign.status_code == 403
-    assert client.cookies["bpv_session"] == mine
-    confirmed = await client.post(
-        f"/share/{token}", headers={"Origin": "http://testserver"}, follow_redirects=False
-    )
-    assert confirmed.status_code == 303
-    assert client.cookies["bpv_session"] != mine

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse
 
 from app import codec, explain, presets, session, share
-from app.schemas import (
+from app.errors import NoTrainingRunError
+from app.session import Session
+from app.training import RunStatus
+from app.web.deps import AppSettings, Store, TrainingRuns
+from app.web.schemas import (
     CheckRequest,
     CheckResponse,
     CreateSession,
@@ -30,9 +33,7 @@ from app.schemas import (
     gradient_check_of,
     state_of,
 )
-from app.session import Session
-from app.store import SessionStore
-from app.training import Runs, RunStatus
+from app.web.services import create_session, new_session_id
 
 router = APIRouter(prefix="/api", tags=["sessions"])
 
@@ -44,59 +45,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     },
     422: {"model": ErrorBody, "description": "Invalid input; the detail says what is wrong"},
 }
-
-
-def get_store(request: Request) -> SessionStore:
-    store: SessionStore = request.app.state.store
-    return store
-
-
-Store = Annotated[SessionStore, Depends(get_store)]
-
-
-def new_session_id() -> str:
-    return secrets.token_urlsafe(16)
-
-
-def apply_preset(body: CreateSession) -> CreateSession:
-    """The body with its preset's fields as the base and the fields given explicitly on top."""
-    if body.preset is None:
-        return body
-    base = presets.get(body.preset).body()
-    given = body.model_dump(exclude_unset=True, exclude={"preset"})
-    # A field given explicitly also replaces the preset's fields it cannot go with.
-    if "dataset" in given:
-        base.pop("input", None)
-        base.pop("target", None)
-    if "input" in given or "target" in given:
-        base.pop("dataset", None)
-    if "layers" in given:
-        base.pop("weights", None)
-        base.pop("biases", None)
-    return CreateSession.model_validate({**base, **given})
-
-
-def create_session(store: SessionStore, body: CreateSession) -> Session:
-    """Build and keep a new session (shared by the API and the page)."""
-    body = apply_preset(body)
-    new = session.create(
-        new_session_id(),
-        layers=body.layers,
-        activation=body.activation,
-        output_activation=body.output_activation,
-        loss=body.loss,
-        learning_rate=body.learning_rate,
-        seed=body.seed,
-        weights=body.weights,
-        biases=body.biases,
-        input=body.input,
-        target=body.target,
-        train_biases=body.train_biases,
-        dataset=dataset_of(body.dataset),
-        mode=body.mode,
-    )
-    store.add(new)
-    return new
 
 
 def _created(new: Session, response: Response) -> SessionState:
@@ -164,7 +112,7 @@ _stepper("undo", session.undo, "Back one update (409 when there is nothing to un
 
 
 @router.post("/sessions/{session_id}/train", response_model=SessionState, responses=ERRORS)
-def train(session_id: str, body: TrainRequest, store: Store) -> SessionState:
+def train_epochs(session_id: str, body: TrainRequest, store: Store) -> SessionState:
     """`epochs` full passes over the data; exactly equal to that many single steps. All or nothing."""
     return state_of(store.update(session_id, lambda s: session.train(s, body.epochs)))
 
@@ -273,14 +221,6 @@ def gradient_check(
 # --------------------------------------------------------------------------------------------
 
 
-def get_runs(request: Request) -> Runs:
-    runs: Runs = request.app.state.runs
-    return runs
-
-
-RunsDep = Annotated[Runs, Depends(get_runs)]
-
-
 def run_of(status: RunStatus) -> RunState:
     return RunState(
         state=status.state,
@@ -295,29 +235,30 @@ def run_of(status: RunStatus) -> RunState:
 
 
 @router.post("/sessions/{session_id}/runs", status_code=202, response_model=RunState, responses=ERRORS)
-def start_run(session_id: str, body: TrainRequest, store: Store, runs: RunsDep, request: Request) -> RunState:
+def start_run(
+    session_id: str, body: TrainRequest, store: Store, runs: TrainingRuns, settings: AppSettings
+) -> RunState:
     """Train `epochs` epochs in the background, in short atomic chunks (other requests on the
     session go on between them); poll `GET .../runs` for progress. 409 if a run is already going."""
-    seconds = request.app.state.settings.train_seconds
-    return run_of(runs.start(store, session_id, body.epochs, seconds_limit=seconds))
+    return run_of(runs.start(store, session_id, body.epochs, seconds_limit=settings.train_seconds))
 
 
 @router.get("/sessions/{session_id}/runs", response_model=RunState, responses=ERRORS)
-def run_status(session_id: str, store: Store, runs: RunsDep) -> RunState:
+def run_status(session_id: str, store: Store, runs: TrainingRuns) -> RunState:
     """The active run's progress, or how the latest run ended; 404 if the session never ran one."""
     store.get(session_id)
     status = runs.status(session_id)
     if status is None:
-        raise HTTPException(404, "this session has no training run")
+        raise NoTrainingRunError("this session has no training run")
     return run_of(status)
 
 
 @router.delete("/sessions/{session_id}/runs", response_model=RunState, responses=ERRORS)
-def cancel_run(session_id: str, store: Store, runs: RunsDep) -> RunState:
+def cancel_run(session_id: str, store: Store, runs: TrainingRuns) -> RunState:
     """Stop the active run after its current chunk (the steps done so far stay applied)."""
     store.get(session_id)
     if runs.cancel(session_id) is None:
-        raise HTTPException(404, "this session has no training run")
+        raise NoTrainingRunError("this session has no training run")
     status = runs.wait(session_id, timeout=10.0)
     assert status is not None
     return run_of(status)

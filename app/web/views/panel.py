@@ -1,4 +1,5 @@
-"""The side panel: which tab is open, which quantity is selected, and what the panel shows.
+"""The side panel's view: which tab is open, which quantity is selected, and what the Working and
+Gradients tabs show.
 
 The view is part of the URL (``?tab=work&select=weight:0,1,2``), so every state of the panel can be
 linked, reloaded and reached without JavaScript; htmx requests carry the same parameters.
@@ -6,6 +7,7 @@ linked, reloaded and reached without JavaScript; htmx requests carry the same pa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
@@ -13,6 +15,7 @@ from urllib.parse import urlencode
 from app import explain
 from app.errors import InvalidInputError, NothingComputedError
 from app.explain import CheckResult, Derivation, GradientCheck, Kind
+from app.notation import read_number
 from app.session import PHASE_TABLE, Session
 
 #: The panel's tabs, in order, with their labels. Each has a template ``templates/_<tab>.html``;
@@ -137,11 +140,11 @@ def work(session: Session, view: View) -> Work:
         except NothingComputedError as exc:
             message = str(exc)
         if derivation is not None and view.answer.strip():
-            try:
-                value = float(view.answer.strip().replace("−", "-"))
-                result = explain.check(session, kind, index, value)
-            except (ValueError, InvalidInputError):
+            value = read_number(view.answer)
+            if value is None or not math.isfinite(value):
                 answer_error = f"“{view.answer}” is not a number: type a value like 0.0821"
+            else:
+                result = explain.check(session, kind, index, value)
     loss = None
     if chosen is None and session.forward is not None and session.forward.complete:
         loss = explain.explain(session, "loss", ())

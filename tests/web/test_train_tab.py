@@ -1,4 +1,4 @@
-"""The Train tab: background runs from the page, the loss curve, the history timeline."""
+"""The Train tab's routes: background runs from the page, the loss curve, the history timeline."""
 
 from __future__ import annotations
 
@@ -9,33 +9,18 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 
-from app import session, train_tab
-from app.pages import COOKIE
+from app import session
 from app.store import MemoryStore
+from tests.web.page import (
+    HX,
+    page_session,
+)
 
 pytestmark = pytest.mark.anyio
 
-HX = {"HX-Request": "true"}
-
-
-async def open_page(client: httpx.AsyncClient) -> str:
-    client.cookies.clear()
-    await client.get("/")
-    return client.cookies[COOKIE]
-
-
-def test_timeline_points_at_the_current_kept_step() -> None:
-    s = session.create("t")
-    assert train_tab.timeline(s) == train_tab.Timeline((0,), 0)
-    for _ in range(3):
-        s = session.run_step(s)
-    assert train_tab.timeline(s) == train_tab.Timeline((0, 1, 2, 3), 3)
-    s = session.restore(s, 1)
-    assert train_tab.timeline(s) == train_tab.Timeline((0, 1, 2, 3), 1)
-
 
 async def test_chart_draws_the_loss_history(client: httpx.AsyncClient) -> None:
-    await open_page(client)
+    await page_session(client)
     empty = (await client.get("/?tab=train")).text
     assert 'data-count="0"' in empty and "<polyline" not in empty
     for _ in range(3):
@@ -49,7 +34,7 @@ async def test_chart_draws_the_loss_history(client: httpx.AsyncClient) -> None:
 async def test_train_runs_in_the_background_and_equals_training(
     client: httpx.AsyncClient, app: FastAPI, store: MemoryStore
 ) -> None:
-    sid = await open_page(client)
+    sid = await page_session(client)
     started = await client.post("/page/train", data={"epochs": "300", "tab": "train"}, headers=HX)
     assert started.status_code == 200
     assert app.state.runs.wait(sid, timeout=30).state == "done"
@@ -66,7 +51,7 @@ async def test_train_runs_in_the_background_and_equals_training(
 
 
 async def test_a_running_train_polls_and_can_be_cancelled(client: httpx.AsyncClient, app: FastAPI) -> None:
-    sid = await open_page(client)
+    sid = await page_session(client)
     started = await client.post("/page/train", data={"epochs": "100000", "tab": "train"}, headers=HX)
     assert 'hx-trigger="every 500ms"' in started.text and "<progress" in started.text
     again = await client.post("/page/train", data={"epochs": "10", "tab": "train"}, headers=HX)
@@ -87,7 +72,7 @@ async def test_a_running_train_polls_and_can_be_cancelled(client: httpx.AsyncCli
 async def test_bad_epochs_are_refused(
     client: httpx.AsyncClient, app: FastAPI, epochs: str, message: str
 ) -> None:
-    sid = await open_page(client)
+    sid = await page_session(client)
     response = await client.post("/page/train", data={"epochs": epochs, "tab": "train"}, headers=HX)
     assert response.status_code == 422
     assert message in response.text
@@ -95,7 +80,7 @@ async def test_bad_epochs_are_refused(
 
 
 async def test_timeline_restores_a_kept_state(client: httpx.AsyncClient, store: MemoryStore) -> None:
-    sid = await open_page(client)
+    sid = await page_session(client)
     for _ in range(5):
         await client.post("/page/step", headers=HX)
     response = await client.post("/page/restore", data={"index": "2", "tab": "train"}, headers=HX)
@@ -114,10 +99,23 @@ async def test_timeline_restores_a_kept_state(client: httpx.AsyncClient, store: 
 
 
 async def test_without_javascript_the_forms_redirect(client: httpx.AsyncClient, app: FastAPI) -> None:
-    sid = await open_page(client)
+    sid = await page_session(client)
     response = await client.post("/page/train", data={"epochs": "5", "tab": "train"}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/?tab=train"
     app.state.runs.wait(sid, timeout=30)
     response = await client.post("/page/restore", data={"index": "1", "tab": "train"}, follow_redirects=False)
     assert response.status_code == 303
     assert (await client.get(f"/api/sessions/{sid}")).json()["step"] == 1
+
+
+async def test_the_tabs_forms_keep_the_whole_view(client: httpx.AsyncClient) -> None:
+    await page_session(client)
+    for _ in range(2):
+        await client.post("/page/step", headers=HX)
+    page = (await client.get("/?tab=train&select=loss&quiz=1")).text
+    train = page[page.index('<section class="train">') :]
+    forms = re.findall(r"<form [^>]*>.*?</form>", train, flags=re.DOTALL)
+    assert len(forms) == 2  # the train form and the timeline
+    for form in forms:
+        for name, value in (("tab", "train"), ("select", "loss"), ("quiz", "1")):
+            assert f'<input type="hidden" name="{name}" value="{value}">' in form, form
