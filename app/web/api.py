@@ -8,8 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse
 
-from app import codec, explain, presets, session, share
+from app import codec, explain, gradcheck, presets, session, share
+from app.answers import check
 from app.errors import NoTrainingRunError
+from app.quantity import parse_index, select
 from app.session import Session
 from app.training import RunStatus
 from app.web.deps import AppSettings, Store, TrainingRuns
@@ -170,7 +172,7 @@ def share_link(session_id: str, store: Store, request: Request) -> ShareLink:
 
 
 # --------------------------------------------------------------------------------------------
-# Show the working (app/explain.py). Read-only: store.get, never update.
+# Show the working (app/explain.py, answers.py, gradcheck.py). Read-only: store.get, never update.
 # --------------------------------------------------------------------------------------------
 
 
@@ -190,10 +192,10 @@ def explain_quantity(
     once the backward pass has reached it; a weight's or bias's gradient after backward and its new
     value after update; the loss after forward. 409 when it has not been computed yet.
     """
-    kind, index = explain.select(
-        weight=None if weight is None else explain.parse_index(weight, "weight"),
-        bias=None if bias is None else explain.parse_index(bias, "bias"),
-        unit=None if unit is None else explain.parse_index(unit, "unit"),
+    kind, index = select(
+        weight=None if weight is None else parse_index(weight, "weight"),
+        bias=None if bias is None else parse_index(bias, "bias"),
+        unit=None if unit is None else parse_index(unit, "unit"),
         loss=loss,
     )
     return explanation_of(explain.explain(store.get(session_id), kind, index))
@@ -203,17 +205,17 @@ def explain_quantity(
 def check_answer(session_id: str, body: CheckRequest, store: Store) -> CheckResponse:
     """Check a number worked out by hand against the one `/explain` arrives at (4 significant
     digits pass: the tolerance is max(0.001·|expected|, 1e-6)); the working comes with the answer."""
-    kind, index = explain.select(weight=body.weight, bias=body.bias, unit=body.unit, loss=body.loss)
-    return check_of(explain.check(store.get(session_id), kind, index, body.value))
+    kind, index = select(weight=body.weight, bias=body.bias, unit=body.unit, loss=body.loss)
+    return check_of(check(store.get(session_id), kind, index, body.value))
 
 
 @router.get("/sessions/{session_id}/gradient-check", response_model=GradientCheckResponse, responses=ERRORS)
 def gradient_check(
-    session_id: str, store: Store, epsilon: float = explain.DEFAULT_EPSILON
+    session_id: str, store: Store, epsilon: float = gradcheck.DEFAULT_EPSILON
 ) -> GradientCheckResponse:
     """Every weight's and bias's gradient by backprop beside a central finite-difference estimate,
     at the current parameters on the current sample (every sample in batch mode)."""
-    return gradient_check_of(explain.gradient_check(store.get(session_id), epsilon))
+    return gradient_check_of(gradcheck.gradient_check(store.get(session_id), epsilon))
 
 
 # --------------------------------------------------------------------------------------------

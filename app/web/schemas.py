@@ -6,9 +6,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app import explain
+from app.answers import CheckResult
 from app.datasets import Dataset, make_dataset
 from app.engine import Array
+from app.explain import Derivation
+from app.gradcheck import GradientCheck
 from app.limits import (
     LEARNING_RATE,
     MAX_LAYERS,
@@ -279,7 +281,7 @@ class ErrorBody(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------
-# Show the working (app/explain.py): /explain, /check, /gradient-check
+# Show the working (app/explain.py, answers.py, gradcheck.py): /explain, /check, /gradient-check
 # --------------------------------------------------------------------------------------------
 
 #: A 0-based index as in MATH.md; whole numbers only ("1" and true are refused).
@@ -360,7 +362,7 @@ class GradientCheckResponse(BaseModel):
     max_abs_difference: float
 
 
-def explanation_of(derivation: explain.Derivation) -> ExplainResponse:
+def explanation_of(derivation: Derivation) -> ExplainResponse:
     return ExplainResponse(
         quantity=derivation.quantity,
         kind=derivation.kind,
@@ -384,7 +386,7 @@ def explanation_of(derivation: explain.Derivation) -> ExplainResponse:
     )
 
 
-def check_of(result: explain.CheckResult) -> CheckResponse:
+def check_of(result: CheckResult) -> CheckResponse:
     return CheckResponse(
         correct=result.correct,
         expected=result.expected,
@@ -393,7 +395,7 @@ def check_of(result: explain.CheckResult) -> CheckResponse:
     )
 
 
-def gradient_check_of(check: explain.GradientCheck) -> GradientCheckResponse:
+def gradient_check_of(check: GradientCheck) -> GradientCheckResponse:
     return GradientCheckResponse(
         epsilon=check.epsilon,
         rows=[

@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from app import explain
+from app import answers, explain, gradcheck
+from app.answers import CheckResult
 from app.errors import InvalidInputError, NothingComputedError
-from app.explain import CheckResult, Derivation, GradientCheck, Kind
+from app.explain import Derivation
+from app.gradcheck import GradientCheck
 from app.notation import read_number
+from app.quantity import Kind, check_index, parse_index
 from app.session import PHASE_TABLE, Session
 
 #: The panel's tabs, in order, with their labels. Each has a template ``templates/_<tab>.html``;
@@ -89,7 +92,7 @@ def selection(session: Session, view: View) -> tuple[Kind, tuple[int, ...]] | No
     if kind not in ("unit", "weight", "bias"):
         raise InvalidInputError(f"select: unknown quantity {view.select!r}")
     typed: Kind = "unit" if kind == "unit" else "weight" if kind == "weight" else "bias"
-    return explain.check_index(session.arch, typed, explain.parse_index(text, typed))
+    return check_index(session.arch, typed, parse_index(text, typed))
 
 
 def auto_select(session: Session) -> str:
@@ -144,7 +147,7 @@ def work(session: Session, view: View) -> Work:
             if value is None or not math.isfinite(value):
                 answer_error = f"“{view.answer}” is not a number: type a value like 0.0821"
             else:
-                result = explain.check(session, kind, index, value)
+                result = answers.check(session, kind, index, value)
     loss = None
     if chosen is None and session.forward is not None and session.forward.complete:
         loss = explain.explain(session, "loss", ())
@@ -153,4 +156,4 @@ def work(session: Session, view: View) -> Work:
 
 def gradients(session: Session) -> GradientCheck:
     """Backprop beside central finite differences for every parameter, at the current weights."""
-    return explain.gradient_check(session)
+    return gradcheck.gradient_check(session)
