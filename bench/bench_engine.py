@@ -222,7 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     # The engine: single steps through train_step, and the same steps through train(), the
-    # engine's multi-step call (what a training run uses; it returns bit-identical weights).
+    # engine's multi-step call (it keeps a single sample's plain floats between steps and returns
+    # bit-identical weights: tests/test_engine.py checks that).
     engine_median = median_step_us(EngineTrainer(arch, initial).step)
     engine_run = EngineTrainer(arch, initial)
     engine_total = total_seconds(engine_run.step)
