@@ -6,8 +6,9 @@ import itertools
 
 import pytest
 
-from app import diagram, session
-from app.diagram import Box, Layout, build, edge_width, label_box, node_boxes
+from app import diagram, diagram_layout, session
+from app.diagram import build, edge_width, node_boxes
+from app.diagram_layout import label_box
 from app.notation import fmt
 from app.palette import NEGATIVE, POSITIVE
 from app.session import Session
@@ -28,12 +29,12 @@ def stepped(*actions: str, **create: object) -> Session:
 
 def test_default_network_geometry() -> None:
     d = build(session.create("d"))
-    assert (d.width, d.height) == (diagram.WIDTH, diagram.HEIGHT)
+    assert (d.width, d.height) == (diagram_layout.WIDTH, diagram_layout.HEIGHT)
     assert [(n.layer, n.unit) for n in d.nodes] == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]
     assert len(d.edges) == 12
     xs = sorted({n.x for n in d.nodes})
-    assert len(xs) == 3 and xs[0] == diagram.MARGIN_LEFT
-    assert xs[2] == diagram.WIDTH - diagram.MARGIN_RIGHT
+    assert len(xs) == 3 and xs[0] == diagram_layout.MARGIN_LEFT
+    assert xs[2] == diagram_layout.WIDTH - diagram_layout.MARGIN_RIGHT
     for n in d.nodes:
         assert n.r <= n.x <= d.width - n.r
         assert n.r <= n.y <= d.height - n.r
@@ -81,16 +82,6 @@ def test_default_labels_stay_inside_and_do_not_pile_up(actions: tuple[str, ...],
     node_cover = [box for n in d.nodes for box in node_boxes(n, fonts)]
     on_nodes = sum(label.overlap(node) for label in boxes for node in node_cover)
     assert on_nodes <= 0.03 * sum(areas)
-
-
-def test_place_labels_avoids_a_placed_label() -> None:
-    lines = (diagram.Line("0.1234", "value"),)
-    taken = label_box(200, 100, lines)
-    # a horizontal edge through the taken spot: the label moves off its preferred middle
-    ((x, y),) = diagram.place_labels([(0, 100, 400, 100)], [lines], [0.5], [taken])
-    assert x != 200
-    assert label_box(x, y, lines).overlap(taken) == 0
-    assert y == 100
 
 
 def test_big_networks_keep_numbers_out_of_the_drawing() -> None:
@@ -176,13 +167,3 @@ def test_batch_mode_shows_the_current_sample() -> None:
     inputs = [n.activation for n in d.nodes if n.layer == 0]
     assert inputs == [1.0, 0.0]
     assert [n.activation for n in d.nodes if n.layer == 2] == [float(s.forward.activation(2)[2, 0])]
-
-
-def test_portrait_layout_runs_top_to_bottom() -> None:
-    layout = Layout.portrait((2, 3, 2))
-    (x0, y0), (x1, y1) = layout.position(0, 0), layout.position(1, 0)
-    assert y0 < y1 and x0 != x1
-    _x, y, anchor = layout.target_position(0)
-    assert anchor == "middle" and y > layout.position(2, 0)[1]
-    assert Box(0, 0, 10, 10).overlap(Box(5, 5, 20, 20)) == 25
-    assert Box(0, 0, 10, 10).overlap(Box(10, 0, 20, 10)) == 0
