@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.chainrule import Factor, delta_lines, forward_lines, mean_line, net_of, product, update_line
+from app.chainrule import Factor, Net, delta_lines, forward_lines, mean_line, net_of, product, update_line
 from app.errors import NothingComputedError
 from app.mathtext import (
     HALF,
@@ -154,15 +154,43 @@ def _gradient_missing(session: Session, what: str, layer: int) -> NothingCompute
     return NothingComputedError(f"the gradient of {what} comes from the backward pass: {step}")
 
 
-def _explain_weight(session: Session, l: int, i: int, j: int) -> Derivation:
-    arch = session.arch
-    symbol = weight_symbol(l, i, j, len(arch.layers)).text
-    layer = l + 1
+def _net_with_gradients(session: Session, what: str, l: int) -> Net:
+    """The traces, once the backward pass has computed the gradients of weight layer ``l`` (its
+    weights' and biases' together); else NothingComputedError saying what to run first."""
     if session.phase == "idle" or session.forward is None:
-        raise _gradient_missing(session, symbol, layer)
+        raise _gradient_missing(session, what, l + 1)
     net = net_of(session)
     if net.bwd is None or net.bwd.weight_gradients[l] is None:
-        raise _gradient_missing(session, symbol, layer)
+        raise _gradient_missing(session, what, l + 1)
+    return net
+
+
+def _gradient_derivation(
+    session: Session,
+    net: Net,
+    quantity: tuple[Kind, tuple[int, ...], Name],
+    what: str,
+    gradient: float,
+    change: tuple[float, float],
+    lines: list[Line],
+) -> Derivation:
+    """The working of a parameter's gradient; after the update, the update line and the new
+    value too. ``quantity``: its kind, index and name; ``change``: its value before and after."""
+    kind, index, name = quantity
+    symbol = name_text(name)
+    if session.phase == "updated":
+        trained = kind == "weight" or session.config.train_biases
+        lines.append(update_line(net, name, change[0], gradient, change[1], trained))
+        title = f"New value of {what} ({PHASE_TABLE['updated'].words})"
+        return derivation(kind, index, symbol, title, session.phase, lines)
+    title = f"Gradient of {what} ({PHASE_TABLE[session.phase].words})"
+    return derivation(kind, index, f"∂L/∂{symbol}", title, session.phase, lines)
+
+
+def _explain_weight(session: Session, l: int, i: int, j: int) -> Derivation:
+    symbol = weight_symbol(l, i, j, len(session.arch.layers)).text
+    layer = l + 1
+    net = _net_with_gradients(session, symbol, l)
     name = net.weight(l, i, j)
     gradient = float(net.backward().weight_gradient(l)[i, j])
     lhs = (partial(name),)
@@ -180,26 +208,15 @@ def _explain_weight(session: Session, l: int, i: int, j: int) -> Derivation:
         before, factors, note = delta_lines(net, layer, j)
         lines += before
         lines.append(Line(lhs, product([*factors, Factor((net.h(l, i),))]), gradient, note=note))
-    kind_words = "output weight" if layer == net.depth else "hidden weight"
-    if session.phase == "updated":
-        old = float(net.params.weights[l][i, j])
-        new = float(session.params.weights[l][i, j])
-        lines.append(update_line(net, name, old, gradient, new))
-        title = f"New value of {kind_words} {symbol} ({PHASE_TABLE['updated'].words})"
-        return derivation("weight", (l, i, j), symbol, title, session.phase, lines)
-    title = f"Gradient of {kind_words} {symbol} ({PHASE_TABLE[session.phase].words})"
-    return derivation("weight", (l, i, j), f"∂L/∂{symbol}", title, session.phase, lines)
+    what = f"{'output' if layer == net.depth else 'hidden'} weight {symbol}"
+    change = float(net.params.weights[l][i, j]), float(session.params.weights[l][i, j])
+    return _gradient_derivation(session, net, ("weight", (l, i, j), name), what, gradient, change, lines)
 
 
 def _explain_bias(session: Session, l: int, j: int) -> Derivation:
-    arch = session.arch
     symbol = bias_symbol(l + 1, j).text
     layer = l + 1
-    if session.phase == "idle" or session.forward is None:
-        raise _gradient_missing(session, symbol, layer)
-    net = net_of(session)
-    if net.bwd is None or net.bwd.bias_gradients[l] is None:
-        raise _gradient_missing(session, symbol, layer)
+    net = _net_with_gradients(session, symbol, l)
     name = net.bias(l, j)
     gradient = float(net.backward().bias_gradient(l)[j])
     lhs = (partial(name),)
@@ -213,16 +230,9 @@ def _explain_bias(session: Session, l: int, j: int) -> Derivation:
         before, factors, note = delta_lines(net, layer, j)
         lines += before
         lines.append(Line(lhs, product(factors), gradient, general=(net.delta(layer, j),), note=note))
-    unit = unit_symbol(layer, j, len(arch.layers)).text
-    what = f"bias {symbol} of {net.role(layer)} {unit}"
-    if session.phase == "updated":
-        old = float(net.params.biases[l][j])
-        new = float(session.params.biases[l][j])
-        lines.append(update_line(net, name, old, gradient, new, session.config.train_biases))
-        title = f"New value of {what} ({PHASE_TABLE['updated'].words})"
-        return derivation("bias", (l, j), symbol, title, session.phase, lines)
-    title = f"Gradient of {what} ({PHASE_TABLE[session.phase].words})"
-    return derivation("bias", (l, j), f"∂L/∂{symbol}", title, session.phase, lines)
+    what = f"bias {symbol} of {net.role(layer)} {unit_symbol(layer, j, net.count).text}"
+    change = float(net.params.biases[l][j]), float(session.params.biases[l][j])
+    return _gradient_derivation(session, net, ("bias", (l, j), name), what, gradient, change, lines)
 
 
 # --------------------------------------------------------------------------------------------

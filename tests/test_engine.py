@@ -996,13 +996,13 @@ def test_train_step_uses_gradients_from_before_any_change(
 
 @pytest.mark.parametrize("train_biases", [True, False])
 @pytest.mark.parametrize("n_samples", BATCH_SIZES)
-def test_train_is_repeated_train_steps_bit_for_bit(n_samples: int, train_biases: bool) -> None:
-    """train(steps) is the multi-step call of the engine: the same numbers as that many train_step
+def test_run_steps_is_repeated_train_steps_bit_for_bit(n_samples: int, train_biases: bool) -> None:
+    """run_steps is the multi-step call of the engine: the same numbers as that many train_step
     calls, the loss before each update included (single samples keep their plain floats between
     the steps, batches go through numpy: both must agree with the step-by-step path)."""
     arch = Architecture((3, 5, 4, 2), "tanh", "sigmoid", "bce")
-    params, x, t = draw_case(arch, n_samples, case_seed("train", n_samples, train_biases))
-    trained, losses = engine.train(arch, params, x, t, 0.3, 25, train_biases)
+    params, x, t = draw_case(arch, n_samples, case_seed("run_steps", n_samples, train_biases))
+    trained, losses = engine.run_steps(arch, params, x, t, 0.3, 25, train_biases)
     stepped, expected = params, []
     for _ in range(25):
         stepped, loss = engine.train_step(arch, stepped, x, t, 0.3, train_biases)
@@ -1013,12 +1013,12 @@ def test_train_is_repeated_train_steps_bit_for_bit(n_samples: int, train_biases:
 
 
 @pytest.mark.parametrize("n_samples", BATCH_SIZES)
-def test_train_refuses_to_diverge(n_samples: int) -> None:
+def test_run_steps_refuses_to_diverge(n_samples: int) -> None:
     arch = Architecture((1, 1), "linear", "linear")
     params = engine.make_parameters(arch, [[[1000.0]]], [[0.0]])
     x, t = np.full((n_samples, 1), 1000.0), np.zeros((n_samples, 1))
     with pytest.raises(DivergenceError, match="diverged"):
-        engine.train(arch, params, x, t, 100.0, 3)
+        engine.run_steps(arch, params, x, t, 100.0, 3)
 
 
 def test_update_refuses_an_unfinished_backward_pass() -> None:

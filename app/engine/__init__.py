@@ -8,7 +8,7 @@ a batch of one and a dataset is a batch of many.
 
 The coarse functions (:func:`forward`, :func:`backward`) are folds over the fine ones
 (:func:`forward_layer`, :func:`compute_loss`, :func:`backward_layer`), so stepping one layer at a
-time gives bit-for-bit the same numbers as one coarse step; :func:`train_step` and :func:`train`
+time gives bit-for-bit the same numbers as one coarse step; :func:`train_step` and :func:`run_steps`
 run the same kernels without keeping traces. A single sample is computed with plain floats in a
 fixed order, a batch with numpy (see ``scalar`` and ``kernels``).
 
@@ -46,9 +46,9 @@ from app.engine.passes import (
     forward,
     forward_layer,
     predict,
+    run_steps,
     start_backward,
     start_forward,
-    train,
     train_step,
     train_step_checked,
     update,
@@ -79,9 +79,9 @@ __all__ = [
     "mean_loss",
     "numerical_gradients",
     "predict",
+    "run_steps",
     "start_backward",
     "start_forward",
-    "train",
     "train_step",
     "train_step_checked",
     "update",

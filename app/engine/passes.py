@@ -2,7 +2,7 @@
 
 The coarse functions (:func:`forward`, :func:`backward`) are folds over the fine ones
 (:func:`forward_layer`, :func:`compute_loss`, :func:`backward_layer`), so stepping one layer at a
-time gives bit-for-bit the same numbers as one coarse step; :func:`train_step` and :func:`train`
+time gives bit-for-bit the same numbers as one coarse step; :func:`train_step` and :func:`run_steps`
 run the same kernels without keeping traces."""
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def _train_step(
     return apply_update(params, weight_gradients, bias_gradients, learning_rate, train_biases), loss
 
 
-def train(
+def run_steps(
     arch: Architecture,
     params: Parameters,
     inputs: Array,

@@ -13,7 +13,6 @@ from app.answers import check
 from app.errors import NoTrainingRunError
 from app.quantity import parse_index, select
 from app.session import Session
-from app.training import RunStatus
 from app.web.deps import AppSettings, Store, TrainingRuns
 from app.web.schemas import (
     CheckRequest,
@@ -33,6 +32,7 @@ from app.web.schemas import (
     dataset_of,
     explanation_of,
     gradient_check_of,
+    run_of,
     state_of,
 )
 from app.web.services import create_session, new_session_id
@@ -221,19 +221,6 @@ def gradient_check(
 # --------------------------------------------------------------------------------------------
 # Background training runs (what the page's Train button uses; POST .../train is synchronous)
 # --------------------------------------------------------------------------------------------
-
-
-def run_of(status: RunStatus) -> RunState:
-    return RunState(
-        state=status.state,
-        epochs=status.epochs,
-        steps_total=status.steps_total,
-        steps_done=status.steps_done,
-        loss=status.loss,
-        started=status.started,
-        finished=status.finished,
-        message=status.message,
-    )
 
 
 @router.post("/sessions/{session_id}/runs", status_code=202, response_model=RunState, responses=ERRORS)

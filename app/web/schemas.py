@@ -22,6 +22,7 @@ from app.limits import (
     VALUE,
 )
 from app.session import PHASE_TABLE, Session, substep_position
+from app.training import RunStatus
 
 ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
 LossName = Literal["l2", "bce"]
@@ -362,56 +363,20 @@ class GradientCheckResponse(BaseModel):
     max_abs_difference: float
 
 
+# The responses are read off the core's frozen dataclasses attribute by attribute (nested ones
+# too): the fields of a response model are exactly the ones it shows.
+
+
 def explanation_of(derivation: Derivation) -> ExplainResponse:
-    return ExplainResponse(
-        quantity=derivation.quantity,
-        kind=derivation.kind,
-        index=list(derivation.index),
-        phase=derivation.phase,
-        title=derivation.title,
-        terms=[ExplainTerm(symbol=t.symbol, value=t.value) for t in derivation.terms],
-        equations=[
-            ExplainEquation(
-                lhs=e.lhs,
-                relation=e.relation,
-                symbolic=e.symbolic,
-                numeric=e.numeric,
-                result=e.result,
-                note=e.note,
-            )
-            for e in derivation.equations
-        ],
-        result=derivation.result,
-        mathml=derivation.mathml,
-    )
+    return ExplainResponse.model_validate(derivation, from_attributes=True)
 
 
 def check_of(result: CheckResult) -> CheckResponse:
-    return CheckResponse(
-        correct=result.correct,
-        expected=result.expected,
-        tolerance=result.tolerance,
-        explanation=explanation_of(result.explanation),
-    )
+    return CheckResponse.model_validate(result, from_attributes=True)
 
 
 def gradient_check_of(check: GradientCheck) -> GradientCheckResponse:
-    return GradientCheckResponse(
-        epsilon=check.epsilon,
-        rows=[
-            GradientCheckRow(
-                name=row.name,
-                kind=row.kind,
-                index=list(row.index),
-                backprop=row.backprop,
-                numerical=row.numerical,
-                difference=row.difference,
-                relative_error=row.relative_error,
-            )
-            for row in check.rows
-        ],
-        max_abs_difference=check.max_abs_difference,
-    )
+    return GradientCheckResponse.model_validate(check, from_attributes=True)
 
 
 class RunState(BaseModel):
@@ -425,3 +390,7 @@ class RunState(BaseModel):
     started: float = Field(description="Unix time")
     finished: float | None = Field(description="Unix time, once the run has ended")
     message: str = Field(description="Why the run ended, in words (empty while it runs)")
+
+
+def run_of(status: RunStatus) -> RunState:
+    return RunState.model_validate(status, from_attributes=True)
