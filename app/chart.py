@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.diagram import fmt
 from app.history import Envelope, envelope_of
+from app.notation import MINUS, fmt
 
 WIDTH = 720.0
 HEIGHT = 400.0
@@ -44,7 +44,6 @@ LOG_SCALE_RATIO = 100.0
 #: Two tick labels on the x axis closer than this (user units) would overlap.
 MIN_TICK_GAP = 40.0
 EMPTY_MESSAGE = "No updates yet: step or train, and the loss of each update is drawn here."
-MINUS = "−"
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]

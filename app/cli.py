@@ -62,7 +62,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # Imported here, not at the top: the health check, run every few seconds, needs neither.
     import uvicorn
 
-    from app.logs import uvicorn_log_config
+    from app.web.logs import uvicorn_log_config
 
     with _metrics_shared_by(workers if settings.metrics else 1):
         uvicorn.run(

@@ -19,13 +19,12 @@ import numpy as np
 
 from app import engine
 from app.datasets import BUILTIN, Dataset, make_dataset
-from app.engine import Architecture, EngineError, Parameters
+from app.engine import Architecture, Parameters
+from app.errors import InvalidInputError, NotASessionDocumentError
 from app.history import History, HistorySource, Snapshot, Summary, history_of
+from app.limits import MAX_HISTORY, MAX_LOSS_HISTORY, MAX_SEED, RECENT_LOSSES
 from app.session import (
-    MAX_HISTORY,
-    MAX_LOSS_HISTORY,
     PHASES,
-    RECENT_LOSSES,
     Config,
     Origin,
     Progress,
@@ -48,7 +47,7 @@ def _pack(values: Sequence[float] | np.ndarray) -> str:
 def _unpack(text: str) -> np.ndarray:
     raw = base64.b64decode(text.encode("ascii"), validate=True)
     if len(raw) % 8:
-        raise EngineError("a packed float array has a length that is not a multiple of 8 bytes")
+        raise NotASessionDocumentError("a packed float array has a length that is not a multiple of 8 bytes")
     return np.frombuffer(raw, dtype="<f8").astype(np.float64)
 
 
@@ -80,7 +79,9 @@ def parameter_count(arch: Architecture) -> int:
 
 def unflatten(arch: Architecture, vector: np.ndarray) -> Parameters:
     if vector.size != parameter_count(arch):
-        raise EngineError(f"expected {parameter_count(arch)} packed parameters, got {vector.size}")
+        raise NotASessionDocumentError(
+            f"expected {parameter_count(arch)} packed parameters, got {vector.size}"
+        )
     weights: list[np.ndarray] = []
     biases: list[np.ndarray] = []
     offset = 0
@@ -121,8 +122,8 @@ def config_from_json(value: Mapping[str, Any]) -> Config:
         str(value["loss"]),
     )
     seed = int(value["seed"])
-    if not 0 <= seed <= 2**32 - 1:
-        raise EngineError(f"seed: must lie in 0..{2**32 - 1}, got {seed}")
+    if not 0 <= seed <= MAX_SEED:
+        raise NotASessionDocumentError(f"seed: must lie in 0..{MAX_SEED}, got {seed}")
     return Config(
         arch,
         float(value["learning_rate"]),
@@ -179,7 +180,7 @@ def _history_from_json(arch: Architecture, value: Any) -> tuple[Snapshot, ...]:
         size = parameter_count(arch)
         expected = size * (len(value["steps"]) + sum(bool(flag) for flag in value["has_previous"]))
         if values.size != expected:
-            raise EngineError(f"history: expected {expected} packed numbers, got {values.size}")
+            raise NotASessionDocumentError(f"history: expected {expected} packed numbers, got {values.size}")
         offset = 0
         for step, loss, index, has_previous in zip(
             value["steps"], value["losses"], value["sample_indices"], value["has_previous"], strict=True
@@ -235,21 +236,22 @@ def to_document(session: Session, *, compact: bool = False) -> dict[str, Any]:
 
 
 def from_document(document: Mapping[str, Any], session_id: str) -> Session:
-    """A session from a document, every part checked; raises EngineError saying what is wrong."""
+    """A session from a document, every part checked; raises InvalidInputError (for the document's
+    own faults NotASessionDocumentError) saying what is wrong."""
     try:
         return _from_document(document, session_id)
-    except EngineError:
+    except InvalidInputError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
         what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise EngineError(f"not a valid session document: {what}") from exc
+        raise NotASessionDocumentError(f"not a valid session document: {what}") from exc
 
 
 def _from_document(document: Mapping[str, Any], session_id: str) -> Session:
     if document.get("format") != FORMAT:
-        raise EngineError(f"not a session document: 'format' must be {FORMAT!r}")
+        raise NotASessionDocumentError(f"not a session document: 'format' must be {FORMAT!r}")
     if document.get("version") != VERSION:
-        raise EngineError(
+        raise NotASessionDocumentError(
             f"unsupported document version {document.get('version')!r}; this server reads {VERSION}"
         )
     config = config_from_json(document["config"])
@@ -262,48 +264,48 @@ def _from_document(document: Mapping[str, Any], session_id: str) -> Session:
         dataset_from_json(origin_json["dataset"]),
     )
     if origin.config.arch != arch:
-        raise EngineError("origin: its architecture differs from the session's")
+        raise NotASessionDocumentError("origin: its architecture differs from the session's")
     for name, d in (("dataset", data), ("origin.dataset", origin.data)):
         if d.inputs.shape[1] != arch.layers[0] or d.targets.shape[1] != arch.layers[-1]:
-            raise EngineError(f"{name}: samples do not fit layers {list(arch.layers)}")
+            raise NotASessionDocumentError(f"{name}: samples do not fit layers {list(arch.layers)}")
     phase = document["phase"]
     if phase not in PHASES:
-        raise EngineError(f"phase: must be one of {', '.join(PHASES)}")
+        raise NotASessionDocumentError(f"phase: must be one of {', '.join(PHASES)}")
     previous_json = document.get("previous")
     previous = None if previous_json is None else params_from_json(arch, previous_json)
     if phase == "updated" and previous is None:
-        raise EngineError("phase 'updated' needs the parameters before the update ('previous')")
+        raise NotASessionDocumentError("phase 'updated' needs the parameters before the update ('previous')")
     if phase != "updated":
         previous = None
     sample_index = int(document["sample_index"])
     if not 0 <= sample_index < len(data):
-        raise EngineError(f"sample_index: must lie in 0..{len(data) - 1}")
+        raise NotASessionDocumentError(f"sample_index: must lie in 0..{len(data) - 1}")
     step = int(document["step"])
     trajectory = tuple(_read_floats(document["loss_trajectory"]))
     if len(trajectory) > MAX_LOSS_HISTORY:
-        raise EngineError(f"loss_trajectory: at most {MAX_LOSS_HISTORY} losses")
+        raise NotASessionDocumentError(f"loss_trajectory: at most {MAX_LOSS_HISTORY} losses")
     if not 0 <= step <= len(trajectory):
-        raise EngineError("step: larger than the number of recorded losses")
+        raise NotASessionDocumentError("step: larger than the number of recorded losses")
     if not all(np.isfinite(trajectory)):
-        raise EngineError("loss_trajectory: every loss must be finite")
+        raise NotASessionDocumentError("loss_trajectory: every loss must be finite")
     history = _history_from_json(arch, document["history"])
     if any(snap.loss is not None and not np.isfinite(snap.loss) for snap in history):
-        raise EngineError("history: every loss must be finite")
+        raise NotASessionDocumentError("history: every loss must be finite")
     if len(history) > MAX_HISTORY or any(a.step >= b.step for a, b in itertools.pairwise(history)):
-        raise EngineError(f"history: at most {MAX_HISTORY} states, in increasing step order")
+        raise NotASessionDocumentError(f"history: at most {MAX_HISTORY} states, in increasing step order")
     if history and (history[0].step < 0 or history[-1].step > len(trajectory)):
-        raise EngineError("history: a kept step lies beyond the recorded losses")
+        raise NotASessionDocumentError("history: a kept step lies beyond the recorded losses")
     progress_json = document.get("progress") or {}
     progress = Progress(
         int(progress_json.get("forward_layers", arch.depth)),
         int(progress_json.get("backward_layers", arch.depth)),
     )
     if not (0 <= progress.forward_layers <= arch.depth and 0 <= progress.backward_layers <= arch.depth):
-        raise EngineError(f"progress: layer counts must lie in 0..{arch.depth}")
+        raise NotASessionDocumentError(f"progress: layer counts must lie in 0..{arch.depth}")
     if phase == "forwarding" and progress.forward_layers == 0:
-        raise EngineError("progress: a forward pass in progress has at least one layer done")
+        raise NotASessionDocumentError("progress: a forward pass in progress has at least one layer done")
     if phase == "backwarding" and progress.backward_layers == 0:
-        raise EngineError("progress: a backward pass in progress has at least one layer done")
+        raise NotASessionDocumentError("progress: a backward pass in progress has at least one layer done")
     session = Session(
         id=session_id,
         config=config,
@@ -346,7 +348,7 @@ def _dataset_from_state(value: Mapping[str, Any]) -> Dataset:
     n, inputs, targets = (int(v) for v in value["shape"])
     values = _unpack(value["values"])
     if values.size != n * (inputs + targets):
-        raise EngineError("dataset: the packed values do not match its shape")
+        raise NotASessionDocumentError("dataset: the packed values do not match its shape")
     return make_dataset(
         values[: n * inputs].reshape(n, inputs).tolist(),
         values[n * inputs :].reshape(n, targets).tolist(),
@@ -380,10 +382,10 @@ def state_to_json(session: Session, summary: Summary) -> dict[str, Any]:
 
 
 def state_from_json(document: Mapping[str, Any], session_id: str, source: HistorySource) -> Session:
-    """A stored session, its history read through ``source``; EngineError if it is not one."""
+    """A stored session, its history read through ``source``; NotASessionDocumentError if it is not one."""
     try:
         if document.get("format") != STATE_FORMAT or document.get("version") != STATE_VERSION:
-            raise EngineError("not a stored session state")
+            raise NotASessionDocumentError("not a stored session state")
         config = config_from_json(document["config"])
         arch = config.arch
         origin_json = document["origin"]
@@ -409,10 +411,10 @@ def state_from_json(document: Mapping[str, Any], session_id: str, source: Histor
             recent_losses=tuple(_unpack(document["recent_losses"]).tolist()),
             substep_mode=bool(document["substep_mode"]),
         )
-    except EngineError:
+    except NotASessionDocumentError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        raise EngineError(f"not a valid stored session state: {exc}") from exc
+        raise NotASessionDocumentError(f"not a valid stored session state: {exc}") from exc
     return replay(session, Progress(forward_layers, backward_layers))
 
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from app import engine
-from app.diagram import NEGATIVE, POSITIVE, fmt
-from app.engine import Array, EngineError
+from app.engine import Array
+from app.errors import InvalidInputError
+from app.notation import fmt
+from app.palette import NEGATIVE, POSITIVE, mix
 from app.session import Session
 
 #: Side of the square plot area and the room left around it for the axis labels (user units).
@@ -139,20 +141,13 @@ class DecisionMap:
     colour_max: str
 
 
-def _mix(colour: str, amount: float) -> str:
-    """``colour`` blended with white: amount 0 is white, 1 the colour itself."""
-    amount = min(max(amount, 0.0), 1.0)
-    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    return "#" + "".join(f"{round(255 + (c - 255) * amount):02x}" for c in (r, g, b))
-
-
 def colour(value: float, low: float, high: float) -> str:
     """Diverging: orange at ``low``, white half-way, blue at ``high`` (safe for red-green blindness)."""
     position = 0.5 if high == low else (value - low) / (high - low)
     position = min(max(position, 0.0), 1.0)
     if position >= 0.5:
-        return _mix(POSITIVE, (position - 0.5) * 2 * MAX_TINT)
-    return _mix(NEGATIVE, (0.5 - position) * 2 * MAX_TINT)
+        return mix(POSITIVE, (position - 0.5) * 2 * MAX_TINT)
+    return mix(NEGATIVE, (0.5 - position) * 2 * MAX_TINT)
 
 
 def _axis_range(values: Array) -> tuple[float, float]:
@@ -186,7 +181,9 @@ def build(session: Session, *, resolution: int = DEFAULT_RESOLUTION) -> tuple[De
     if arch.layers[0] != 2:
         return ()
     if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
-        raise EngineError(f"resolution: must lie in {MIN_RESOLUTION}..{MAX_RESOLUTION}, got {resolution}")
+        raise InvalidInputError(
+            f"resolution: must lie in {MIN_RESOLUTION}..{MAX_RESOLUTION}, got {resolution}"
+        )
     data = session.data
     bounds = bounds_of(data.inputs)
     x1, x2 = cell_centres(bounds, resolution)

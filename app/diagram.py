@@ -1,8 +1,8 @@
-"""The network diagram's geometry and content, computed here so the SVG template only draws.
+"""The network diagram's content, computed here so the SVG template only draws.
 
-Positions are in SVG user units of a fixed viewBox; the browser scales the whole drawing to the
-space it has. Everything shown (names in the article's notation, rounded numbers, colours, which
-parts a sub-step just computed) is decided here from the session's traces.
+Everything shown (names in the article's notation, rounded numbers, colours, which parts a sub-step
+just computed) is decided here from the session's traces; where it goes is
+:mod:`app.diagram_layout`.
 """
 
 from __future__ import annotations
@@ -10,63 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from app.session import Session
+from app.diagram_layout import Box, Fonts, Layout, Line, place_labels, preferred_position, text_box
+from app.notation import Symbol, fmt, full, unit_symbol, weight_symbol
+from app.palette import NEGATIVE, POSITIVE, mix
+from app.session import PHASE_TABLE, Session
 
-WIDTH = 960.0
-HEIGHT = 600.0
-#: Room kept free around the network: left for the inputs, right for the targets.
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_Y = 62.0, 185.0, 72.0
-#: The portrait drawing, for phones: layers top to bottom, targets under the outputs.
-PORTRAIT_WIDTH, PORTRAIT_HEIGHT = 440.0, 900.0
-PORTRAIT_MARGIN_X, PORTRAIT_MARGIN_TOP, PORTRAIT_MARGIN_BOTTOM = 60.0, 70.0, 120.0
-CHAR_WIDTH = 0.64  # of the font size: bold digits in DejaVu Sans / system-ui, an upper bound
 #: Above this many edges the labels would pile up: numbers stay in tooltips and data attributes.
 MAX_LABELLED_EDGES = 24
-
-POSITIVE = "#1c5fb8"  # blue: positive weights and activations
-NEGATIVE = "#c2410c"  # orange: negative weights and activations (safe for red-green blindness)
-
-
-def fmt(value: float) -> str:
-    """About 4 significant digits, with a true minus sign, for the screen."""
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    text = f"{magnitude:.4g}" if 1e-4 <= magnitude < 1e5 else f"{magnitude:.3e}"
-    return ("−" if value < 0 else "") + text
-
-
-def full(value: float) -> str:
-    """Full precision (shortest repr that round-trips), for tooltips and data attributes."""
-    return repr(float(value))
-
-
-@dataclass(frozen=True)
-class Symbol:
-    """A name in the article's notation: base, optional superscript (layer), subscript (indices)."""
-
-    base: str
-    sub: str
-    sup: str = ""
-
-    @property
-    def text(self) -> str:
-        """Plain text: ``w21``, ``h(2)3``."""
-        return f"{self.base}{f'({self.sup})' if self.sup else ''}{self.sub}"
-
-
-@dataclass(frozen=True)
-class Line:
-    """One line of a label: an optional name, the text, and a class that colours it."""
-
-    text: str
-    kind: str
-    symbol: Symbol | None = None
-
-    @property
-    def length(self) -> int:
-        """Characters on the line, for sizing its box."""
-        return len(self.text) + (len(self.symbol.text) + 1 if self.symbol is not None else 0)
 
 
 @dataclass(frozen=True)
@@ -151,44 +101,8 @@ class Diagram:
 
 
 # --------------------------------------------------------------------------------------------
-# Names
-# --------------------------------------------------------------------------------------------
-
-
-def unit_symbol(layer: int, unit: int, layer_count: int) -> Symbol:
-    """x_i for inputs, y_j for outputs, h_j for the hidden layer (h(l)_j when there are several)."""
-    index = str(unit + 1)
-    if layer == 0:
-        return Symbol("x", index)
-    if layer == layer_count - 1:
-        return Symbol("y", index)
-    return Symbol("h", index, "" if layer_count == 3 else str(layer))
-
-
-def weight_symbol(layer: int, source: int, target: int, layer_count: int) -> Symbol:
-    """w_ij and u_ij in the article's 2-layer network; w(l)_ij in deeper ones."""
-    indices = f"{source + 1}{target + 1}"
-    if layer_count == 3:
-        return Symbol("w" if layer == 0 else "u", indices)
-    return Symbol("w", indices, str(layer + 1))
-
-
-def bias_symbol(layer: int, unit: int) -> Symbol:
-    """b(l)_j: the bias of unit j of layer l (1-based layer of units, as in the article)."""
-    return Symbol("b", str(unit + 1), str(layer))
-
-
-# --------------------------------------------------------------------------------------------
 # Colours and sizes
 # --------------------------------------------------------------------------------------------
-
-
-def _mix(colour: str, amount: float) -> str:
-    """``colour`` blended with white: amount 0 is white, 1 the colour itself."""
-    amount = min(max(amount, 0.0), 1.0)
-    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    mixed = (round(255 + (c - 255) * amount) for c in (r, g, b))
-    return "#" + "".join(f"{c:02x}" for c in mixed)
 
 
 def node_fill(activation: float | None) -> tuple[str, str]:
@@ -196,7 +110,7 @@ def node_fill(activation: float | None) -> tuple[str, str]:
     if activation is None:
         return "#f4f4f5", "#18181b"
     amount = min(abs(activation), 1.0) * 0.85
-    fill = _mix(POSITIVE if activation >= 0 else NEGATIVE, amount)
+    fill = mix(POSITIVE if activation >= 0 else NEGATIVE, amount)
     return fill, "#ffffff" if amount > 0.5 else "#18181b"
 
 
@@ -209,99 +123,6 @@ def edge_stroke(weight: float) -> str:
     return POSITIVE if weight >= 0 else NEGATIVE
 
 
-# --------------------------------------------------------------------------------------------
-# Layout
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Fonts:
-    """Font sizes in user units; text boxes (for keeping labels apart) are sized from them."""
-
-    name: float = 26.0
-    value: float = 20.0
-    label: float = 18.0
-    delta: float = 20.0
-    bias: float = 16.0
-    target: float = 23.0
-
-
-LANDSCAPE_FONTS = Fonts()
-PORTRAIT_FONTS = Fonts(name=24.0, value=18.0, label=16.0, delta=17.0, bias=14.0, target=21.0)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where layers and units go. Landscape (layers left to right) is for screens and projectors;
-    portrait (layers top to bottom) is for phones held upright."""
-
-    orientation: str
-    width: float
-    height: float
-    layers: tuple[int, ...]
-
-    @classmethod
-    def landscape(cls, layers: tuple[int, ...]) -> Layout:
-        return cls("landscape", WIDTH, HEIGHT, layers)
-
-    @classmethod
-    def portrait(cls, layers: tuple[int, ...]) -> Layout:
-        return cls("portrait", PORTRAIT_WIDTH, PORTRAIT_HEIGHT, layers)
-
-    @property
-    def fonts(self) -> Fonts:
-        return PORTRAIT_FONTS if self.orientation == "portrait" else LANDSCAPE_FONTS
-
-    @property
-    def spacing(self) -> float:
-        """Distance between neighbouring units of a layer."""
-        most = max(max(self.layers) - 1, 1)
-        if self.orientation == "portrait":
-            return min(150.0, (self.width - 2 * PORTRAIT_MARGIN_X) / most)
-        return min(190.0, (self.height - 2 * MARGIN_Y) / most)
-
-    @property
-    def radius(self) -> float:
-        return min(42.0 if self.orientation == "landscape" else 36.0, self.spacing * 0.42)
-
-    def position(self, layer: int, unit: int) -> tuple[float, float]:
-        count = len(self.layers)
-        across = (unit - (self.layers[layer] - 1) / 2) * self.spacing
-        if self.orientation == "portrait":
-            span = self.height - PORTRAIT_MARGIN_TOP - PORTRAIT_MARGIN_BOTTOM
-            return self.width / 2 + across, PORTRAIT_MARGIN_TOP + span * layer / (count - 1)
-        span = self.width - MARGIN_LEFT - MARGIN_RIGHT
-        return MARGIN_LEFT + span * layer / (count - 1), self.height / 2 + across
-
-    def target_position(self, unit: int) -> tuple[float, float, str]:
-        """Where target t_j is written: right of y_j (landscape) or under its δ (portrait)."""
-        x, y = self.position(len(self.layers) - 1, unit)
-        if self.orientation == "portrait":
-            return x, y + self.radius + 52, "middle"
-        return x + self.radius + 24, y + 7, "start"
-
-
-@dataclass(frozen=True)
-class Box:
-    """An axis-aligned box, for keeping labels off each other and off the nodes."""
-
-    left: float
-    top: float
-    right: float
-    bottom: float
-
-    def overlap(self, other: Box) -> float:
-        dx = min(self.right, other.right) - max(self.left, other.left)
-        dy = min(self.bottom, other.bottom) - max(self.top, other.top)
-        return dx * dy if dx > 0 and dy > 0 else 0.0
-
-
-def text_box(x: float, baseline: float, text: str, font: float) -> Box:
-    """The box of a centred single line of text at a baseline."""
-    half = len(text) * font * CHAR_WIDTH / 2 + 10
-    return Box(x - half, baseline - font, x + half, baseline + font * 0.3)
-
-
 def node_boxes(node: Node, fonts: Fonts) -> list[Box]:
     """What a node covers: its circle, its bias text above and its δ text below (see the template)."""
     boxes = [Box(node.x - node.r - 6, node.y - node.r - 6, node.x + node.r + 6, node.y + node.r + 6)]
@@ -310,54 +131,6 @@ def node_boxes(node: Node, fonts: Fonts) -> list[Box]:
     if node.delta_text:
         boxes.append(text_box(node.x, node.y + node.r + 24, node.delta_text, fonts.delta))
     return boxes
-
-
-def label_box(x: float, y: float, lines: tuple[Line, ...], font: float = LANDSCAPE_FONTS.label) -> Box:
-    """The box a label centred at (x, y) covers (its white halo included)."""
-    width = max((line.length for line in lines), default=0) * font * CHAR_WIDTH + 10
-    height = len(lines) * font * 1.2 + 6
-    return Box(x - width / 2, y - height / 2, x + width / 2, y + height / 2)
-
-
-#: Where along an edge a label may sit, as fractions from source to target.
-LABEL_POSITIONS = tuple(round(0.16 + 0.04 * k, 2) for k in range(18))
-
-
-def preferred_position(source: int, sources: int) -> float:
-    """Labels of edges leaving different sources are staggered along the gap: 0.3 … 0.7."""
-    return 0.5 if sources == 1 else 0.3 + 0.4 * source / (sources - 1)
-
-
-def place_labels(
-    segments: list[tuple[float, float, float, float]],
-    contents: list[tuple[Line, ...]],
-    preferred: list[float],
-    obstacles: list[Box],
-    bounds: tuple[float, float] = (WIDTH, HEIGHT),
-    font: float = LANDSCAPE_FONTS.label,
-) -> list[tuple[float, float]]:
-    """Put each label on its edge where it overlaps least with what is placed already.
-
-    Greedy, in edge order; among positions with equal overlap the one nearest the preferred
-    (staggered) position wins.
-    """
-    placed: list[Box] = list(obstacles)
-    positions: list[tuple[float, float]] = []
-    for (x1, y1, x2, y2), lines, want in zip(segments, contents, preferred, strict=True):
-        best: tuple[float, float, Box] | None = None
-        best_cost = math.inf
-        for t in LABEL_POSITIONS:
-            x, y = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t
-            box = label_box(x, y, lines, font)
-            outside = max(0.0, -box.left) + max(0.0, box.right - bounds[0]) + max(0.0, -box.top)
-            outside += max(0.0, box.bottom - bounds[1])
-            cost = sum(box.overlap(other) for other in placed) + 100 * outside + abs(t - want)
-            if cost < best_cost:
-                best, best_cost = (x, y, box), cost
-        assert best is not None
-        placed.append(best[2])
-        positions.append((round(best[0], 2), round(best[1], 2)))
-    return positions
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,12 +150,12 @@ class Focus:
 
 def focus_of(session: Session) -> Focus:
     depth = session.arch.depth
-    phase = session.phase
+    computed = PHASE_TABLE[session.phase].computed
     fwd, bwd = session.forward, session.backward
     none: frozenset[int] = frozenset()
-    if phase == "idle" or fwd is None:
+    if computed == "nothing" or fwd is None:
         return Focus(none, none, False, "Nothing computed yet: press Forward (or Sub-step).")
-    if phase == "forwarding":
+    if computed == "layer":
         layer = fwd.layers_done
         return Focus(
             frozenset({layer}),
@@ -392,12 +165,12 @@ def focus_of(session: Session) -> Focus:
         )
     # After a coarse step everything is new, so nothing is singled out; a sub-step highlights
     # exactly the part it computed.
-    if phase == "forward":
+    if computed == "loss":
         if session.substep_mode:
             return Focus(frozenset({depth}), none, True, "Forward: the loss L computed from y and t.")
         return Focus(none, none, False, "Forward pass done: every a, every h and the loss.")
-    if phase in ("backwarding", "backward") and bwd is not None:
-        if session.substep_mode or phase == "backwarding":
+    if computed == "delta" and bwd is not None:
+        if session.substep_mode or session.phase == "backwarding":
             layer = depth - bwd.layers_done + 1
             return Focus(
                 frozenset({layer}),
@@ -418,175 +191,213 @@ def focus_of(session: Session) -> Focus:
 
 def build(session: Session, orientation: str = "landscape") -> Diagram:
     """The diagram of a session in its current phase, laid out for a wide or an upright screen."""
-    arch = session.arch
-    layers = arch.layers
-    count = len(layers)
+    layers = session.arch.layers
     layout = Layout.portrait(layers) if orientation == "portrait" else Layout.landscape(layers)
-    r = layout.radius
-    row = session.display_row
-    fwd, bwd = session.forward, session.backward
-    updated = session.phase == "updated" and session.previous is not None
     focus = focus_of(session)
-    position = {(l, j): layout.position(l, j) for l in range(count) for j in range(layers[l])}
-
-    nodes: list[Node] = []
-    for l in range(count):
-        for j in range(layers[l]):
-            x, y = position[(l, j)]
-            symbol = unit_symbol(l, j, count)
-            h = fwd.activations[l] if fwd is not None else None
-            activation = float(h[row, j]) if h is not None else None
-            # The input is given, so it is shown before any forward pass.
-            shown = session.input[j] if l == 0 else activation
-            pre = fwd.pre_activations[l - 1] if fwd is not None and l > 0 else None
-            pre_activation = float(pre[row, j]) if pre is not None else None
-            d = bwd.deltas[l - 1] if bwd is not None and l > 0 else None
-            delta = float(d[row, j]) if d is not None else None
-            bias = float(session.params.biases[l - 1][j]) if l > 0 else None
-            old_bias = (
-                float(session.previous.biases[l - 1][j])
-                if l > 0 and updated and session.previous is not None
-                else None
-            )
-            fill, text_fill = node_fill(shown)
-            tooltip = [
-                f"{symbol.text} = {full(activation)}"
-                if activation is not None
-                else f"{symbol.text}: not computed"
-            ]
-            if pre_activation is not None:
-                tooltip.append(f"a = {full(pre_activation)}")
-            if delta is not None:
-                tooltip.append(f"δ = ∂L/∂a = {full(delta)}")
-            if bias is not None:
-                tooltip.append(
-                    f"b = {full(bias)}" + (f" (was {full(old_bias)})" if old_bias is not None else "")
-                )
-            bias_text = ""
-            if bias is not None:
-                bias_text = (
-                    f"b {fmt(old_bias)} → {fmt(bias)}"
-                    if old_bias is not None and old_bias != bias
-                    else f"b {fmt(bias)}"
-                )
-            nodes.append(
-                Node(
-                    layer=l,
-                    unit=j,
-                    key=f"unit:{l},{j}",
-                    bias_key=f"bias:{l - 1},{j}" if l > 0 else "",
-                    x=round(x, 2),
-                    y=round(y, 2),
-                    r=round(r, 2),
-                    symbol=symbol,
-                    activation=activation,
-                    pre_activation=pre_activation,
-                    delta=delta,
-                    bias=bias,
-                    old_bias=old_bias,
-                    fill=fill,
-                    text_fill=text_fill,
-                    value_text=fmt(shown) if shown is not None else "",
-                    delta_text=f"δ {fmt(delta)}" if delta is not None else "",
-                    bias_text=bias_text,
-                    tooltip="\n".join(tooltip),
-                    highlight=l in focus.node_layers,
-                )
-            )
-
-    edge_count = sum(layers[l] * layers[l + 1] for l in range(count - 1))
-    labelled = edge_count <= MAX_LABELLED_EDGES
-    segments: list[tuple[float, float, float, float]] = []
-    contents: list[tuple[Line, ...]] = []
-    preferred: list[float] = []
-    raw: list[tuple[int, int, int, Symbol, float, float | None, float | None]] = []
-    for l in range(count - 1):
-        for i in range(layers[l]):
-            for j in range(layers[l + 1]):
-                (sx, sy), (tx, ty) = position[(l, i)], position[(l + 1, j)]
-                length = math.hypot(tx - sx, ty - sy)
-                ux, uy = (tx - sx) / length, (ty - sy) / length
-                segments.append((sx + ux * r, sy + uy * r, tx - ux * r, ty - uy * r))
-                preferred.append(preferred_position(i, layers[l]))
-                symbol = weight_symbol(l, i, j, count)
-                weight = float(session.params.weights[l][i, j])
-                old = (
-                    float(session.previous.weights[l][i, j])
-                    if updated and session.previous is not None
-                    else None
-                )
-                g = bwd.weight_gradients[l] if bwd is not None else None
-                gradient = float(g[i, j]) if g is not None else None
-                lines = [Line(fmt(old) if old is not None else fmt(weight), "value", symbol)]
-                if gradient is not None and old is None:
-                    lines.append(Line(f"∂ {fmt(gradient)}", "gradient"))
-                if old is not None:
-                    lines.append(Line(f"→ {fmt(weight)}", "new"))
-                contents.append(tuple(lines))
-                raw.append((l, i, j, symbol, weight, old, gradient))
-
-    obstacles = [box for n in nodes for box in node_boxes(n, layout.fonts)]
-    places = (
-        place_labels(
-            segments, contents, preferred, obstacles, (layout.width, layout.height), layout.fonts.label
-        )
-        if labelled
-        else [(0.0, 0.0)] * len(segments)
-    )
-    edges: list[Edge] = []
-    for (x1, y1, x2, y2), label, (lx, ly), (l, i, j, symbol, weight, old, gradient) in zip(
-        segments, contents, places, raw, strict=True
-    ):
-        tooltip = [f"{symbol.text} = {full(weight)}"]
-        if old is not None:
-            tooltip.append(f"before the update: {full(old)}")
-        if gradient is not None:
-            tooltip.append(f"∂L/∂{symbol.text} = {full(gradient)}")
-        edges.append(
-            Edge(
-                layer=l,
-                source=i,
-                target=j,
-                key=f"weight:{l},{i},{j}",
-                x1=round(x1, 2),
-                y1=round(y1, 2),
-                x2=round(x2, 2),
-                y2=round(y2, 2),
-                symbol=symbol,
-                weight=weight,
-                old_weight=old,
-                gradient=gradient,
-                stroke=edge_stroke(weight),
-                width=edge_width(weight),
-                label_x=lx,
-                label_y=ly,
-                lines=label,
-                labelled=labelled,
-                tooltip="\n".join(tooltip),
-                highlight=l in focus.edge_layers,
-            )
-        )
-
-    targets = tuple(
-        Target(
-            unit=j,
-            x=round(layout.target_position(j)[0], 2),
-            y=round(layout.target_position(j)[1], 2),
-            anchor=layout.target_position(j)[2],
-            symbol=Symbol("t", str(j + 1)),
-            value=session.target[j],
-            text=fmt(session.target[j]),
-            highlight=focus.targets,
-        )
-        for j in range(layers[-1])
-    )
+    nodes = tuple(_node(session, layout, focus, l, j) for l in range(len(layers)) for j in range(layers[l]))
     return Diagram(
         orientation=layout.orientation,
         width=layout.width,
         height=layout.height,
         fonts=layout.fonts,
-        nodes=tuple(nodes),
-        edges=tuple(edges),
-        targets=targets,
+        nodes=nodes,
+        edges=_edges(session, layout, focus, nodes),
+        targets=tuple(_target(session, layout, focus, j) for j in range(layers[-1])),
         caption=focus.caption,
+    )
+
+
+@dataclass(frozen=True)
+class _UnitValues:
+    """What the traces and the parameters hold for one unit (None where not computed)."""
+
+    activation: float | None
+    pre_activation: float | None
+    delta: float | None
+    bias: float | None
+    old_bias: float | None
+
+
+def _unit_values(session: Session, l: int, j: int) -> _UnitValues:
+    fwd, bwd, row = session.forward, session.backward, session.display_row
+    h = fwd.activations[l] if fwd is not None else None
+    pre = fwd.pre_activations[l - 1] if fwd is not None and l > 0 else None
+    d = bwd.deltas[l - 1] if bwd is not None and l > 0 else None
+    previous = session.previous if session.phase == "updated" else None
+    return _UnitValues(
+        activation=float(h[row, j]) if h is not None else None,
+        pre_activation=float(pre[row, j]) if pre is not None else None,
+        delta=float(d[row, j]) if d is not None else None,
+        bias=float(session.params.biases[l - 1][j]) if l > 0 else None,
+        old_bias=float(previous.biases[l - 1][j]) if l > 0 and previous is not None else None,
+    )
+
+
+def _node_tooltip(symbol: Symbol, values: _UnitValues) -> str:
+    if values.activation is not None:
+        lines = [f"{symbol.text} = {full(values.activation)}"]
+    else:
+        lines = [f"{symbol.text}: not computed"]
+    if values.pre_activation is not None:
+        lines.append(f"a = {full(values.pre_activation)}")
+    if values.delta is not None:
+        lines.append(f"δ = ∂L/∂a = {full(values.delta)}")
+    if values.bias is not None:
+        was = f" (was {full(values.old_bias)})" if values.old_bias is not None else ""
+        lines.append(f"b = {full(values.bias)}{was}")
+    return "\n".join(lines)
+
+
+def _bias_text(values: _UnitValues) -> str:
+    if values.bias is None:
+        return ""
+    if values.old_bias is not None and values.old_bias != values.bias:
+        return f"b {fmt(values.old_bias)} → {fmt(values.bias)}"
+    return f"b {fmt(values.bias)}"
+
+
+def _node(session: Session, layout: Layout, focus: Focus, l: int, j: int) -> Node:
+    x, y = layout.position(l, j)
+    symbol = unit_symbol(l, j, len(layout.layers))
+    values = _unit_values(session, l, j)
+    # The input is given, so it is shown before any forward pass.
+    shown = session.input[j] if l == 0 else values.activation
+    fill, text_fill = node_fill(shown)
+    return Node(
+        layer=l,
+        unit=j,
+        key=f"unit:{l},{j}",
+        bias_key=f"bias:{l - 1},{j}" if l > 0 else "",
+        x=round(x, 2),
+        y=round(y, 2),
+        r=round(layout.radius, 2),
+        symbol=symbol,
+        activation=values.activation,
+        pre_activation=values.pre_activation,
+        delta=values.delta,
+        bias=values.bias,
+        old_bias=values.old_bias,
+        fill=fill,
+        text_fill=text_fill,
+        value_text=fmt(shown) if shown is not None else "",
+        delta_text=f"δ {fmt(values.delta)}" if values.delta is not None else "",
+        bias_text=_bias_text(values),
+        tooltip=_node_tooltip(symbol, values),
+        highlight=l in focus.node_layers,
+    )
+
+
+@dataclass(frozen=True)
+class _EdgeDraft:
+    """An edge before its label is placed."""
+
+    layer: int
+    source: int
+    target: int
+    #: The visible part of the edge: from the source's circle to the target's.
+    segment: tuple[float, float, float, float]
+    #: Where along the edge its label would rather sit (see preferred_position).
+    preferred: float
+    symbol: Symbol
+    weight: float
+    old_weight: float | None
+    gradient: float | None
+    lines: tuple[Line, ...]
+
+
+def _edge_draft(session: Session, layout: Layout, l: int, i: int, j: int) -> _EdgeDraft:
+    (sx, sy), (tx, ty), r = layout.position(l, i), layout.position(l + 1, j), layout.radius
+    length = math.hypot(tx - sx, ty - sy)
+    ux, uy = (tx - sx) / length, (ty - sy) / length
+    symbol = weight_symbol(l, i, j, len(layout.layers))
+    weight = float(session.params.weights[l][i, j])
+    previous = session.previous if session.phase == "updated" else None
+    old = float(previous.weights[l][i, j]) if previous is not None else None
+    g = session.backward.weight_gradients[l] if session.backward is not None else None
+    gradient = float(g[i, j]) if g is not None else None
+    lines = [Line(fmt(old) if old is not None else fmt(weight), "value", symbol)]
+    if gradient is not None and old is None:
+        lines.append(Line(f"∂ {fmt(gradient)}", "gradient"))
+    if old is not None:
+        lines.append(Line(f"→ {fmt(weight)}", "new"))
+    return _EdgeDraft(
+        layer=l,
+        source=i,
+        target=j,
+        segment=(sx + ux * r, sy + uy * r, tx - ux * r, ty - uy * r),
+        preferred=preferred_position(i, layout.layers[l]),
+        symbol=symbol,
+        weight=weight,
+        old_weight=old,
+        gradient=gradient,
+        lines=tuple(lines),
+    )
+
+
+def _edges(session: Session, layout: Layout, focus: Focus, nodes: tuple[Node, ...]) -> tuple[Edge, ...]:
+    layers = layout.layers
+    drafts = [
+        _edge_draft(session, layout, l, i, j)
+        for l in range(len(layers) - 1)
+        for i in range(layers[l])
+        for j in range(layers[l + 1])
+    ]
+    labelled = len(drafts) <= MAX_LABELLED_EDGES
+    if labelled:
+        obstacles = [box for n in nodes for box in node_boxes(n, layout.fonts)]
+        places = place_labels(
+            [d.segment for d in drafts],
+            [d.lines for d in drafts],
+            [d.preferred for d in drafts],
+            obstacles,
+            (layout.width, layout.height),
+            layout.fonts.label,
+        )
+    else:
+        places = [(0.0, 0.0)] * len(drafts)
+    return tuple(_edge(d, place, labelled, focus) for d, place in zip(drafts, places, strict=True))
+
+
+def _edge(draft: _EdgeDraft, place: tuple[float, float], labelled: bool, focus: Focus) -> Edge:
+    tooltip = [f"{draft.symbol.text} = {full(draft.weight)}"]
+    if draft.old_weight is not None:
+        tooltip.append(f"before the update: {full(draft.old_weight)}")
+    if draft.gradient is not None:
+        tooltip.append(f"∂L/∂{draft.symbol.text} = {full(draft.gradient)}")
+    x1, y1, x2, y2 = draft.segment
+    return Edge(
+        layer=draft.layer,
+        source=draft.source,
+        target=draft.target,
+        key=f"weight:{draft.layer},{draft.source},{draft.target}",
+        x1=round(x1, 2),
+        y1=round(y1, 2),
+        x2=round(x2, 2),
+        y2=round(y2, 2),
+        symbol=draft.symbol,
+        weight=draft.weight,
+        old_weight=draft.old_weight,
+        gradient=draft.gradient,
+        stroke=edge_stroke(draft.weight),
+        width=edge_width(draft.weight),
+        label_x=place[0],
+        label_y=place[1],
+        lines=draft.lines,
+        labelled=labelled,
+        tooltip="\n".join(tooltip),
+        highlight=draft.layer in focus.edge_layers,
+    )
+
+
+def _target(session: Session, layout: Layout, focus: Focus, j: int) -> Target:
+    x, y, anchor = layout.target_position(j)
+    return Target(
+        unit=j,
+        x=round(x, 2),
+        y=round(y, 2),
+        anchor=anchor,
+        symbol=Symbol("t", str(j + 1)),
+        value=session.target[j],
+        text=fmt(session.target[j]),
+        highlight=focus.targets,
     )

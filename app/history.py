@@ -27,16 +27,15 @@ import numpy as np
 import numpy.typing as npt
 
 from app.engine import Parameters
+from app.limits import MAX_BUCKETS, MAX_HISTORY
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.int64]
 
 #: Most states kept for undo and the timeline; older ones are thinned out.
-MAX_KEPT = 1000
+MAX_KEPT = MAX_HISTORY
 #: The newest kept states are never thinned.
 KEEP_RECENT = MAX_KEPT // 2
-#: Most buckets in the loss envelope (each holds a power-of-two number of losses).
-MAX_BUCKETS = 1024
 
 
 @dataclass(frozen=True)

@@ -1,43 +1,41 @@
-"""The application: ``create_app()`` wires settings, the store, the API and the pages.
+"""The application: ``create_app()`` wires settings, the store, the runs, the API and the page.
 
 Run with ``backprop-viz`` (app/cli.py), or ``uvicorn app.main:app`` from the repository root.
+Everything the server does is in ``app/web/`` (HTTP) over the core in ``app/``; see
+docs/architecture.md.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import (
+from app import sheets
+from app.resources import STATIC, VENDOR
+from app.settings import Settings
+from app.store import SessionStore, open_store
+from app.training import Runs
+from app.web import (
     api,
     data_tab,
+    errors,
     logs,
     metrics,
     network_tab,
     notebook_api,
     pages,
-    sheets,
+    share_links,
     sheets_api,
     sheets_pages,
     train_tab,
 )
-from app.engine import DivergenceError, EngineError
-from app.resources import STATIC, VENDOR
-from app.session import NotKeptError, PhaseError
-from app.settings import Settings
-from app.store import SessionNotFoundError, SessionStore, StoreBusyError, open_store
-from app.training import Runs
+from app.web.body_limit import BodyLimit
 
 #: The API's version: 2 since a session's state carries `loss_count` and `recent_losses` instead of
 #: the whole `loss_history` (read it with GET /api/sessions/{id}/losses).
@@ -51,79 +49,6 @@ of layer l to unit j of layer l+1; `activations[0]` is the input.
 Errors: 404 unknown session, 409 a step out of order (the `detail` says which step comes first),
 422 invalid input (the `detail` says what is wrong). A refused request changes nothing.
 """
-
-
-def _describe(error: dict[str, Any]) -> str:
-    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-    message = str(error.get("msg", "invalid"))
-    return f"{location}: {message}" if location else message
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
-    detail = "; ".join(_describe(e) for e in errors) or "invalid request"
-    simple = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
-    return JSONResponse({"detail": detail, "errors": simple}, status_code=422)
-
-
-#: Largest request body the server reads, but for an import.
-MAX_BODY_BYTES = 32 * 1024 * 1024
-
-
-def body_limit(path: str) -> int:
-    """The most bytes a request to ``path`` may send: an import may be a whole exported session."""
-    return api.MAX_IMPORT_BYTES if path == api.IMPORT_PATH else MAX_BODY_BYTES
-
-
-class BodyTooLargeError(HTTPException):
-    """A request body past its limit: 413, and the rest of it is never read."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than {limit // 2**20} MB")
-
-
-class BodyLimit:
-    """Refuse a request body larger than its limit (413): a declared Content-Length at once, unread;
-    a body sent in chunks (or with a false length) as soon as the bytes received pass the limit."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = body_limit(scope["path"])
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await JSONResponse({"detail": BodyTooLargeError(limit).detail}, status_code=413)(
-                    scope, receive, send
-                )
-                return
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLargeError(limit)
-            return message
-
-        await self.app(scope, counted, send)
-
-
-async def _busy(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": f"the session store is busy ({exc}); try again"}, status_code=503)
-
-
-def _status_for(status: int) -> Any:
-    async def handler(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status)
-
-    return handler
 
 
 def create_app(settings: Settings | None = None, store: SessionStore | None = None) -> FastAPI:
@@ -152,16 +77,7 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     # Steps answer with several regions of SVG (decision maps, the loss curve): gzip them.
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(BodyLimit)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    # Order matters only for subclasses: DivergenceError is an EngineError but a 409.
-    app.add_exception_handler(DivergenceError, _status_for(409))
-    app.add_exception_handler(EngineError, _status_for(422))
-    app.add_exception_handler(PhaseError, _status_for(409))
-    app.add_exception_handler(SessionNotFoundError, _status_for(404))
-    app.add_exception_handler(NotKeptError, _status_for(404))
-    # The SQLite file locked by another process for longer than its timeout: busy, not broken.
-    app.add_exception_handler(StoreBusyError, _status_for(503))
-    app.add_exception_handler(sqlite3.OperationalError, _busy)
+    errors.install(app)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:
@@ -188,13 +104,11 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
             swagger_favicon_url="/static/favicon.svg",
         )
 
-    app.include_router(api.router)
-    app.include_router(notebook_api.router)
-    app.include_router(sheets_api.router)
-    app.include_router(sheets_pages.router)
+    for routes in (api, notebook_api, sheets_api, sheets_pages):
+        app.include_router(routes.router)
     # The tabs' routers first: pages.router ends with the catch-all POST /page/{action}.
-    for tab in (data_tab, train_tab, network_tab):
-        app.include_router(tab.router)
+    for routes in (data_tab, train_tab, network_tab, share_links):
+        app.include_router(routes.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name, directory in VENDOR.items():

@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from app.engine import MAX_UNITS
 from app.labels import BASELINE, CHAR_WIDTH, LINE_HEIGHT
+from app.limits import MAX_UNITS
 from app.session import Phase
 
 WIDTH, HEIGHT = 960.0, 600.0

@@ -24,8 +24,8 @@ import nbformat
 from nbformat import NotebookNode
 
 from app import session
-from app.diagram import unit_symbol, weight_symbol
 from app.engine import Architecture, Array
+from app.notation import unit_symbol, weight_symbol
 from app.session import Session
 
 #: np.allclose(computed, shown, rtol=RTOL, atol=ATOL): the notebook sums in numpy's order, the

@@ -1,7 +1,7 @@
 """Named starting points: a network, its numbers and its data, each with where it comes from.
 
 A preset's ``fields`` are exactly the body ``POST /api/sessions`` accepts (see
-``schemas.CreateSession``), so the page, the API and :func:`create_from_preset` build the same
+``app.web.schemas.CreateSession``), so the page, the API and :func:`create_from_preset` build the same
 session from it.
 
 Matt Mazur's worked example, in this codebase's conventions. The post names the weights w1 … w8
@@ -37,7 +37,7 @@ from typing import Any
 
 from app import session
 from app.datasets import DEFAULT_INPUT, DEFAULT_TARGET
-from app.engine import EngineError
+from app.errors import InvalidInputError
 from app.session import DEFAULT_LEARNING_RATE, DEFAULT_SEED, Session
 
 #: Epochs after which the "xor" preset is verified (tests/test_presets.py) to have learnt XOR: every
@@ -147,11 +147,13 @@ PRESETS: dict[str, Preset] = {preset.name: preset for preset in (ARTICLE, MAZUR,
 
 
 def get(name: str) -> Preset:
-    """A preset by name; EngineError naming the choices if there is none."""
+    """A preset by name; InvalidInputError naming the choices if there is none."""
     try:
         return PRESETS[name]
     except KeyError:
-        raise EngineError(f"preset: unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+        raise InvalidInputError(
+            f"preset: unknown preset {name!r}; choose one of {', '.join(PRESETS)}"
+        ) from None
 
 
 def create_from_preset(session_id: str, name: str) -> Session:

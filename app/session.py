@@ -23,44 +23,133 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
-import numpy as np
-
 from app import engine
 from app.datasets import DEFAULT_INPUT, DEFAULT_TARGET, Dataset, builtin, make_dataset, single
-from app.engine import (
-    MAX_LEARNING_RATE,
-    Architecture,
-    BackwardTrace,
-    EngineError,
-    ForwardTrace,
-    Parameters,
-)
-from app.history import MAX_KEPT, History, Snapshot, history_of
+from app.engine import Architecture, BackwardTrace, ForwardTrace, Parameters
+from app.errors import InvalidInputError, NotKeptError, PhaseError
+from app.history import History, Snapshot, history_of
+from app.limits import MAX_LOSS_HISTORY, MAX_TRAIN_EPOCHS, MAX_TRAIN_STEPS, RECENT_LOSSES
 
 Phase = Literal["idle", "forwarding", "forward", "backwarding", "backward", "updated"]
 PHASES: tuple[Phase, ...] = get_args(Phase)
 Mode = Literal["sgd", "batch"]
 MODES: tuple[Mode, ...] = get_args(Mode)
 
+
+# --------------------------------------------------------------------------------------------
+# The phase table: every rule that depends on the phase, asked by everything that needs one
+# (the steps below, the page's buttons and stages, the API's next step, the derivations, the
+# diagram's highlight). A new phase is a new row here.
+# --------------------------------------------------------------------------------------------
+
+Step = Literal["forward", "backward", "update"]
+#: Where one of the three coarse steps stands: "done", "running" (part-way, in sub-steps),
+#: "next" or "todo".
+Stage = Literal["done", "running", "next", "todo"]
+#: What the step that ended in a phase computed: nothing, one more layer of the forward pass,
+#: the loss, δ of one more layer going back, or the update.
+Computed = Literal["nothing", "layer", "loss", "delta", "update"]
+
+
+@dataclass(frozen=True)
+class PhaseRule:
+    """What a phase allows, and how the app speaks of it."""
+
+    #: The coarse step that comes next.
+    next_step: Step
+    #: Where forward, backward and update stand, in that order.
+    stages: tuple[Stage, Stage, Stage]
+    #: Why backward is refused in this phase; None where it is allowed.
+    backward_refusal: str | None
+    #: Why update is refused in this phase; None where it is allowed.
+    update_refusal: str | None
+    #: What a gradient still needs before it exists, in words; None once backward has begun.
+    gradient_needs: str | None
+    #: Whether the session's backward trace belongs to this phase (its δ and gradients count).
+    shows_backward: bool
+    #: What the step that ended in this phase computed (what a sub-step highlights).
+    computed: Computed
+    #: When the numbers on show were computed, for titles: "after forward".
+    words: str
+    #: Whether the next forward pass moves on to the next sample (in SGD mode).
+    advances_sample: bool
+
+
+_RUN_FORWARD_FIRST = "run forward, then backward, first"
+
+PHASE_TABLE: dict[Phase, PhaseRule] = {
+    "idle": PhaseRule(
+        next_step="forward",
+        stages=("next", "todo", "todo"),
+        backward_refusal="backward needs the forward pass: run forward first",
+        update_refusal="update needs the gradients: run forward, then backward, first",
+        gradient_needs=_RUN_FORWARD_FIRST,
+        shows_backward=False,
+        computed="nothing",
+        words="before any step",
+        advances_sample=False,
+    ),
+    "forwarding": PhaseRule(
+        next_step="forward",
+        stages=("running", "todo", "todo"),
+        backward_refusal="the forward pass is not finished: run forward (or the remaining sub-steps) first",
+        update_refusal="update needs the gradients: finish forward, then run backward, first",
+        gradient_needs=(
+            "finish the forward pass (forward, or the remaining sub-steps), then run backward, first"
+        ),
+        shows_backward=False,
+        computed="layer",
+        words="during the forward pass",
+        advances_sample=False,
+    ),
+    "forward": PhaseRule(
+        next_step="backward",
+        stages=("done", "next", "todo"),
+        backward_refusal=None,
+        update_refusal="update needs the gradients: run backward first",
+        gradient_needs="run backward first",
+        shows_backward=False,
+        computed="loss",
+        words="after forward",
+        advances_sample=False,
+    ),
+    "backwarding": PhaseRule(
+        next_step="backward",
+        stages=("done", "running", "todo"),
+        backward_refusal=None,
+        update_refusal="the backward pass is not finished: run backward (or the remaining sub-steps) first",
+        gradient_needs=None,
+        shows_backward=True,
+        computed="delta",
+        words="during the backward pass",
+        advances_sample=False,
+    ),
+    "backward": PhaseRule(
+        next_step="update",
+        stages=("done", "done", "next"),
+        backward_refusal="backward is already done: update comes next (or forward to start again)",
+        update_refusal=None,
+        gradient_needs=None,
+        shows_backward=True,
+        computed="delta",
+        words="after backward",
+        advances_sample=False,
+    ),
+    "updated": PhaseRule(
+        next_step="forward",
+        stages=("done", "done", "done"),
+        backward_refusal="backward needs a forward pass with the new weights: run forward first",
+        update_refusal="this update is done: run forward, then backward, before the next update",
+        gradient_needs=_RUN_FORWARD_FIRST,
+        shows_backward=True,
+        computed="update",
+        words="after update",
+        advances_sample=True,
+    ),
+}
+
 DEFAULT_LEARNING_RATE = 0.5
 DEFAULT_SEED = 0
-#: Most full steps one train request may run (epochs × samples per epoch in SGD mode).
-MAX_TRAIN_EPOCHS = 100_000
-MAX_TRAIN_STEPS = 1_000_000
-#: Most updates a session keeps the loss of; beyond it training is refused until a reset.
-MAX_LOSS_HISTORY = 2_000_000
-#: Most states kept for undo and the timeline; older ones are thinned out.
-MAX_HISTORY = MAX_KEPT
-#: The latest losses a session carries in its state (the rest are read from its history).
-RECENT_LOSSES = 100
-
-
-class PhaseError(Exception):
-    """A step asked for out of order; the message says which step comes first."""
-
-
-class NotKeptError(Exception):
-    """A history step that is not (or no longer) kept."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +167,9 @@ class Config:
     mode: Mode = "sgd"
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.learning_rate) and 0.0 < self.learning_rate <= MAX_LEARNING_RATE):
-            raise EngineError(
-                f"learning_rate: must lie in (0, {MAX_LEARNING_RATE:g}], got {self.learning_rate}"
-            )
+        engine.check_learning_rate(self.learning_rate)
         if self.mode not in MODES:
-            raise EngineError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
+            raise InvalidInputError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
 
 
 @dataclass(frozen=True)
@@ -169,7 +255,7 @@ def resolve_dataset(
     """The dataset a session starts with: a built-in name, a table, or one input and target."""
     if spec is not None:
         if input_ is not None or target is not None:
-            raise EngineError("give either a dataset or an input and target, not both")
+            raise InvalidInputError("give either a dataset or an input and target, not both")
         return builtin(spec) if isinstance(spec, str) else spec
     return single(
         list(input_) if input_ is not None else list(DEFAULT_INPUT),
@@ -179,12 +265,12 @@ def resolve_dataset(
 
 def _check_data_fits(arch: Architecture, data: Dataset) -> None:
     if data.inputs.shape[1] != arch.layers[0]:
-        raise EngineError(
+        raise InvalidInputError(
             f"input: the network has {arch.layers[0]} inputs, "
             f"but each sample has {data.inputs.shape[1]} values"
         )
     if data.targets.shape[1] != arch.layers[-1]:
-        raise EngineError(
+        raise InvalidInputError(
             f"target: the network has {arch.layers[-1]} outputs, "
             f"but each sample has {data.targets.shape[1]} target values"
         )
@@ -246,16 +332,16 @@ def _batch(session: Session, sample_index: int) -> tuple[engine.Array, engine.Ar
     ]
 
 
-def _next_sample(session: Session) -> int:
-    """After an update in SGD mode the next forward pass moves on to the next sample."""
-    if session.phase == "updated" and session.config.mode == "sgd":
+def next_sample(session: Session) -> int:
+    """The sample the next forward pass uses: after an update in SGD mode, the next one."""
+    if PHASE_TABLE[session.phase].advances_sample and session.config.mode == "sgd":
         return (session.sample_index + 1) % len(session.data)
     return session.sample_index
 
 
 def run_forward(session: Session) -> Session:
     """The whole forward pass and the loss; allowed from any phase (it recomputes)."""
-    index = _next_sample(session)
+    index = next_sample(session)
     inputs, targets = _batch(session, index)
     trace = engine.forward(session.arch, session.params, inputs, targets)
     return replace(
@@ -269,31 +355,13 @@ def run_forward(session: Session) -> Session:
     )
 
 
-def _backward_error(phase: Phase) -> str:
-    return {
-        "idle": "backward needs the forward pass: run forward first",
-        "updated": "backward needs a forward pass with the new weights: run forward first",
-        "forwarding": "the forward pass is not finished: run forward (or the remaining sub-steps) first",
-        "backward": "backward is already done: update comes next (or forward to start again)",
-    }.get(phase, "run forward first")
-
-
 def run_backward(session: Session) -> Session:
     """δ of every layer and every gradient; needs a finished forward pass."""
-    if session.phase not in ("forward", "backwarding") or session.forward is None:
-        raise PhaseError(_backward_error(session.phase))
+    refusal = PHASE_TABLE[session.phase].backward_refusal
+    if refusal is not None or session.forward is None:
+        raise PhaseError(refusal or "run forward first")
     trace = engine.backward(session.arch, session.params, session.forward)
     return replace(session, phase="backward", backward=trace, substep_mode=False)
-
-
-def _update_error(phase: Phase) -> str:
-    return {
-        "idle": "update needs the gradients: run forward, then backward, first",
-        "updated": "this update is done: run forward, then backward, before the next update",
-        "forwarding": "update needs the gradients: finish forward, then run backward, first",
-        "forward": "update needs the gradients: run backward first",
-        "backwarding": "the backward pass is not finished: run backward (or the remaining sub-steps) first",
-    }.get(phase, "run backward first")
 
 
 def _recent(recent: tuple[float, ...], losses: Sequence[float]) -> tuple[float, ...]:
@@ -302,8 +370,9 @@ def _recent(recent: tuple[float, ...], losses: Sequence[float]) -> tuple[float, 
 
 def run_update(session: Session) -> Session:
     """w ← w − η ∂L/∂w for every layer at once; needs a finished backward pass."""
-    if session.phase != "backward" or session.backward is None or session.forward is None:
-        raise PhaseError(_update_error(session.phase))
+    refusal = PHASE_TABLE[session.phase].update_refusal
+    if refusal is not None or session.backward is None or session.forward is None:
+        raise PhaseError(refusal or "run backward first")
     if session.step >= MAX_LOSS_HISTORY:
         raise PhaseError(f"this session has reached {MAX_LOSS_HISTORY} updates: reset it to go on")
     params = engine.update(
@@ -392,7 +461,7 @@ def _next_substep(session: Session) -> Session:
     if phase in ("idle", "updated", "backward") or fwd is None:
         if phase == "backward":
             return run_update(session)
-        index = _next_sample(session)
+        index = next_sample(session)
         inputs, targets = _batch(session, index)
         trace = engine.forward_layer(arch, params, engine.start_forward(arch, inputs, targets))
         return replace(
@@ -427,10 +496,10 @@ def train(session: Session, epochs: int) -> Session:
     Atomic: if the training diverges the session is returned unchanged (DivergenceError).
     """
     if not 1 <= epochs <= MAX_TRAIN_EPOCHS:
-        raise EngineError(f"epochs: must lie in 1..{MAX_TRAIN_EPOCHS}, got {epochs}")
+        raise InvalidInputError(f"epochs: must lie in 1..{MAX_TRAIN_EPOCHS}, got {epochs}")
     count = epochs * steps_per_epoch(session)
     if count > MAX_TRAIN_STEPS:
-        raise EngineError(
+        raise InvalidInputError(
             f"epochs: {epochs} epochs of {steps_per_epoch(session)} samples are {count} steps; "
             f"one request runs at most {MAX_TRAIN_STEPS} (use batch mode or fewer epochs)"
         )
@@ -457,7 +526,7 @@ def run_steps(session: Session, count: int) -> Session:
     batches = [_batch(session, i) for i in range(len(data) if config.mode == "sgd" else 1)]
     engine.check_learning_rate(config.learning_rate)
     for _ in range(count - 1):
-        if phase == "updated" and config.mode == "sgd":
+        if PHASE_TABLE[phase].advances_sample and config.mode == "sgd":
             index = (index + 1) % len(data)
         phase = "updated"
         inputs, targets = batches[index if config.mode == "sgd" else 0]
@@ -571,7 +640,7 @@ def edit(
         data = make_dataset(inputs, targets, name=None)
     if sample_index is not None:
         if not 0 <= sample_index < len(data):
-            raise EngineError(f"sample_index: must lie in 0..{len(data) - 1}, got {sample_index}")
+            raise InvalidInputError(f"sample_index: must lie in 0..{len(data) - 1}, got {sample_index}")
         index = sample_index
     _check_data_fits(session.arch, data)
     params = session.params

@@ -8,7 +8,7 @@ link opens a fresh session that starts from the shared weights.
 A token comes from a URL, so :func:`decode` trusts nothing: it caps the token's length and the
 decompressed size (a small token could otherwise inflate to gigabytes), checks every field's type
 and shape, builds a session to let the engine check the rest, and reports every problem as an
-:class:`~app.engine.EngineError` whose message says what is wrong.
+:class:`~app.errors.BadShareLinkError` whose message says what is wrong.
 """
 
 from __future__ import annotations
@@ -23,17 +23,12 @@ from typing import Any
 
 from app import codec, session
 from app.datasets import Dataset, make_dataset
-from app.engine import EngineError
+from app.errors import BadShareLinkError, InvalidInputError, TooBigToShareError
+from app.limits import MAX_SEED, MAX_SHARED_BYTES, MAX_TOKEN_LENGTH
 from app.session import Session
 
 #: Format version written into every token.
 VERSION = 1
-#: Longest token accepted (characters); most browsers and servers take URLs of 8 KB or more.
-MAX_TOKEN_LENGTH = 8192
-#: Most bytes a token may decompress to.
-MAX_DOCUMENT_BYTES = 65536
-#: Largest seed (the API's bound).
-MAX_SEED = 2**32 - 1
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _REQUIRED = (
@@ -71,16 +66,16 @@ def document(current: Session) -> dict[str, Any]:
 
 
 def encode(current: Session) -> str:
-    """The share token of a session; EngineError if it would be too long for a link."""
+    """The share token of a session; TooBigToShareError if it would be too long for a link."""
     text = json.dumps(document(current), separators=(",", ":"), allow_nan=False).encode("utf-8")
-    if len(text) > MAX_DOCUMENT_BYTES:
-        raise EngineError(
+    if len(text) > MAX_SHARED_BYTES:
+        raise TooBigToShareError(
             f"share link: this session needs {len(text)} bytes, more than a link holds "
-            f"({MAX_DOCUMENT_BYTES}); export it as a file instead"
+            f"({MAX_SHARED_BYTES}); export it as a file instead"
         )
     token = base64.urlsafe_b64encode(zlib.compress(text, 9)).rstrip(b"=").decode("ascii")
     if len(token) > MAX_TOKEN_LENGTH:
-        raise EngineError(
+        raise TooBigToShareError(
             f"share link: this session needs a {len(token)}-character link, more than "
             f"{MAX_TOKEN_LENGTH}; export it as a file instead"
         )
@@ -91,18 +86,18 @@ def decode(token: object) -> dict[str, Any]:
     """The fields for :func:`app.session.create` from a share token, all checked.
 
     ``dataset`` is a built-in name or a :class:`~app.datasets.Dataset` (a user table). Raises
-    EngineError, and nothing else, for any token that is not a valid link.
+    BadShareLinkError, and nothing else, for any token that is not a valid link.
     """
     try:
         return _decode(token)
-    except EngineError:
+    except BadShareLinkError:
         raise
     except Exception as exc:  # a safety net under the checks below: a bad link is never a 500
-        raise EngineError(f"share link: not a valid link ({type(exc).__name__})") from exc
+        raise BadShareLinkError(f"share link: not a valid link ({type(exc).__name__})") from exc
 
 
-def _fail(message: str) -> EngineError:
-    return EngineError(f"share link: {message}")
+def _fail(message: str) -> BadShareLinkError:
+    return BadShareLinkError(f"share link: {message}")
 
 
 def _unpack(token: object) -> Any:
@@ -118,11 +113,11 @@ def _unpack(token: object) -> Any:
         raise _fail("the token is not valid base64url (is the link cut short?)") from None
     inflater = zlib.decompressobj()
     try:
-        text = inflater.decompress(packed, MAX_DOCUMENT_BYTES)
+        text = inflater.decompress(packed, MAX_SHARED_BYTES)
     except zlib.error:
         raise _fail("the token does not hold compressed data (is the link cut short?)") from None
     if inflater.unconsumed_tail:
-        raise _fail(f"the token unpacks to more than {MAX_DOCUMENT_BYTES} bytes")
+        raise _fail(f"the token unpacks to more than {MAX_SHARED_BYTES} bytes")
     if not inflater.eof or inflater.unused_data:
         raise _fail("the token's compressed data is cut short or has extra bytes")
 
@@ -173,7 +168,7 @@ def _decode(token: object) -> dict[str, Any]:
         fields["target"] = _nested(doc["target"], 1, "target")
     try:
         session.create("share-link-check", **fields)
-    except EngineError as exc:
+    except InvalidInputError as exc:
         raise _fail(str(exc)) from None
     return fields
 
@@ -232,5 +227,5 @@ def _dataset(value: Any) -> str | Dataset:
         return make_dataset(
             _nested(value["inputs"], 2, "dataset.inputs"), _nested(value["targets"], 2, "dataset.targets")
         )
-    except EngineError as exc:
+    except InvalidInputError as exc:
         raise _fail(str(exc)) from None

@@ -14,21 +14,10 @@ import math
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from app.diagram import (
-    CHAR_WIDTH,
-    Fonts,
-    Layout,
-    Line,
-    Symbol,
-    bias_symbol,
-    fmt,
-    place_labels,
-    preferred_position,
-    unit_symbol,
-    weight_symbol,
-)
-from app.diagram import Box as Area
+from app.diagram_layout import CHAR_WIDTH, Fonts, Layout, Line, place_labels, preferred_position
+from app.diagram_layout import Box as Area
 from app.engine import Architecture
+from app.notation import Symbol, bias_symbol, fmt, unit_symbol, weight_symbol
 from app.sheets import Blank, Sheet
 
 MATHML_NAMESPACE = "http://www.w3.org/1998/Math/MathML"
@@ -161,122 +150,162 @@ def _row(
     return _Row(texts, boxes, Area(left - 4, top - 2, left + total + 4, baseline + BOX_HEIGHT * 0.25 + 2))
 
 
-def figure(sheet: Sheet, numbers: dict[Blank, int]) -> Figure:
-    """The sheet's diagram with ``numbers[blank]`` in the box of each blank."""
-    start, arch = sheet.start, sheet.arch
-    layers, count = arch.layers, len(arch.layers)
-    layout = Layout.landscape(layers)
-    fonts, r = layout.fonts, layout.radius
+class _Drawing:
+    """The figure as it is drawn: units and their biases first, then the targets and the loss, then
+    the weights, whose labels are placed around everything drawn before them."""
 
-    def at(layer: int, j: int) -> tuple[float, float]:
-        x, y = layout.position(layer, j)
+    def __init__(self, sheet: Sheet, numbers: dict[Blank, int]) -> None:
+        self.sheet, self.numbers = sheet, numbers
+        self.layers = sheet.arch.layers
+        self.count = len(self.layers)
+        self.layout = Layout.landscape(self.layers)
+        self.fonts, self.r = self.layout.fonts, self.layout.radius
+        self.texts: list[Text] = []
+        self.boxes: list[BlankBox] = []
+        self.obstacles: list[Area] = []
+        self.units: list[Unit] = []
+
+    def at(self, layer: int, j: int) -> tuple[float, float]:
+        x, y = self.layout.position(layer, j)
         return x, y + TOP_ROOM
 
-    def blanks_of(kind: str, index: tuple[int, ...]) -> list[Blank]:
-        return [b for b in sheet.blanks if b.kind == kind and b.index == index]
+    def blanks_of(self, kind: str, index: tuple[int, ...]) -> list[Blank]:
+        return [b for b in self.sheet.blanks if b.kind == kind and b.index == index]
 
-    texts: list[Text] = []
-    boxes: list[BlankBox] = []
-    obstacles: list[Area] = []
+    def put(self, row: _Row) -> None:
+        self.texts.extend(row.texts)
+        self.boxes.extend(row.boxes)
+        self.obstacles.append(row.extent)
 
-    def put(row: _Row) -> None:
-        texts.extend(row.texts)
-        boxes.extend(row.boxes)
-        obstacles.append(row.extent)
+    def unit(self, layer: int, j: int) -> None:
+        start, r = self.sheet.start, self.r
+        x, y = self.at(layer, j)
+        value = fmt(start.input[j]) if layer == 0 else ""
+        symbol = unit_symbol(layer, j, self.count)
+        self.units.append(Unit(layer, j, round(x, 2), round(y, 2), round(r, 2), symbol, value))
+        self.obstacles.append(Area(x - r - 6, y - r - 6, x + r + 6, y + r + 6))
+        for blank in self.blanks_of("unit", (layer, j)):
+            if blank.phase == "forward":  # h, where the visualizer writes it: inside the unit
+                left, top = round(x - BOX_WIDTH / 2, 2), round(y + 5, 2)
+                self.boxes.append(BlankBox(self.numbers[blank], left, top, BOX_WIDTH, BOX_HEIGHT))
+            else:  # δ, under the unit
+                self.put(_row(["δ", self.numbers[blank]], x, y + r + 26, self.fonts.delta))
+        if layer > 0:
+            bias = float(start.params.biases[layer - 1][j])
+            name = bias_symbol(layer, j)
+            items: list[str | int] = [f"{name.text} {fmt(bias)}"]
+            for blank in self.blanks_of("bias", (layer - 1, j)):
+                items += [MARKS[blank.phase], self.numbers[blank]]
+            self.put(_row(items, x, y - r - 10, self.fonts.bias, name))
 
-    units: list[Unit] = []
-    for layer in range(count):
-        for j in range(layers[layer]):
-            x, y = at(layer, j)
-            value = fmt(start.input[j]) if layer == 0 else ""
-            units.append(
-                Unit(layer, j, round(x, 2), round(y, 2), round(r, 2), unit_symbol(layer, j, count), value)
+    def targets_and_loss(self) -> None:
+        for j in range(self.layers[-1]):
+            tx, ty, _ = self.layout.target_position(j)
+            target = f"= {fmt(self.sheet.start.target[j])}"
+            self.texts.append(
+                Text(round(tx, 2), round(ty + TOP_ROOM, 2), target, "target", Symbol("t", str(j + 1)))
             )
-            obstacles.append(Area(x - r - 6, y - r - 6, x + r + 6, y + r + 6))
-            for blank in blanks_of("unit", (layer, j)):
-                if blank.phase == "forward":  # h, where the visualizer writes it: inside the unit
-                    top = round(y + 5, 2)
-                    boxes.append(
-                        BlankBox(numbers[blank], round(x - BOX_WIDTH / 2, 2), top, BOX_WIDTH, BOX_HEIGHT)
-                    )
-                else:  # δ, under the unit
-                    put(_row(["δ", numbers[blank]], x, y + r + 26, fonts.delta))
-            if layer > 0:
-                bias = float(start.params.biases[layer - 1][j])
-                name = bias_symbol(layer, j)
-                items: list[str | int] = [f"{name.text} {fmt(bias)}"]
-                for blank in blanks_of("bias", (layer - 1, j)):
-                    items += [MARKS[blank.phase], numbers[blank]]
-                put(_row(items, x, y - r - 10, fonts.bias, name))
-    for j in range(layers[-1]):
-        tx, ty, _ = layout.target_position(j)
-        texts.append(
-            Text(
-                round(tx, 2),
-                round(ty + TOP_ROOM, 2),
-                f"= {fmt(start.target[j])}",
-                "target",
-                Symbol("t", str(j + 1)),
-            )
+        for blank in self.blanks_of("loss", ()):
+            tx, ty, _ = self.layout.target_position(self.layers[-1] - 1)
+            self.put(_row(["L =", self.numbers[blank]], tx + 60, ty + TOP_ROOM + 48, self.fonts.target))
+
+    def edge(self, l: int, i: int, j: int) -> tuple[tuple[float, float, float, float], _EdgeSpec]:
+        r, label = self.r, self.fonts.label
+        (sx, sy), (tx, ty) = self.at(l, i), self.at(l + 1, j)
+        length = math.hypot(tx - sx, ty - sy)
+        ux, uy = (tx - sx) / length, (ty - sy) / length
+        symbol = weight_symbol(l, i, j, self.count)
+        weight = float(self.sheet.start.params.weights[l][i, j])
+        marks: list[str | int] = []
+        for blank in self.blanks_of("weight", (l, i, j)):
+            marks += [MARKS[blank.phase], self.numbers[blank]]
+        lines = [Line(fmt(weight), "value", symbol)]
+        if marks:  # a line as wide as the row of boxes, so the label is placed with room for it
+            width = sum(BOX_WIDTH if isinstance(m, int) else len(m) * label * CHAR_WIDTH for m in marks)
+            lines.append(Line("x" * math.ceil(width / (label * CHAR_WIDTH)), "boxes"))
+        segment = (sx + ux * r, sy + uy * r, tx - ux * r, ty - uy * r)
+        spec = _EdgeSpec(l, i, j, symbol, weight, marks, tuple(lines), preferred_position(i, self.layers[l]))
+        return segment, spec
+
+    def wires(self, height: float) -> list[Wire]:
+        drafts = [
+            self.edge(l, i, j)
+            for l in range(self.count - 1)
+            for i in range(self.layers[l])
+            for j in range(self.layers[l + 1])
+        ]
+        segments = [segment for segment, _ in drafts]
+        specs = [spec for _, spec in drafts]
+        places = place_labels(
+            segments,
+            [spec.lines for spec in specs],
+            [spec.preferred for spec in specs],
+            self.obstacles,
+            (self.layout.width, height),
+            self.fonts.label,
         )
-    for blank in blanks_of("loss", ()):
-        tx, ty, _ = layout.target_position(layers[-1] - 1)
-        put(_row(["L =", numbers[blank]], tx + 60, ty + TOP_ROOM + 48, fonts.target))
+        return [
+            self.wire(segment, place, spec)
+            for segment, place, spec in zip(segments, places, specs, strict=True)
+        ]
 
-    segments: list[tuple[float, float, float, float]] = []
-    contents: list[tuple[Line, ...]] = []
-    preferred: list[float] = []
-    edges: list[tuple[int, int, int, Symbol, float, list[str | int]]] = []
-    for l in range(count - 1):
-        for i in range(layers[l]):
-            for j in range(layers[l + 1]):
-                (sx, sy), (tx, ty) = at(l, i), at(l + 1, j)
-                length = math.hypot(tx - sx, ty - sy)
-                ux, uy = (tx - sx) / length, (ty - sy) / length
-                segments.append((sx + ux * r, sy + uy * r, tx - ux * r, ty - uy * r))
-                preferred.append(preferred_position(i, layers[l]))
-                symbol = weight_symbol(l, i, j, count)
-                weight = float(start.params.weights[l][i, j])
-                marks: list[str | int] = []
-                for blank in blanks_of("weight", (l, i, j)):
-                    marks += [MARKS[blank.phase], numbers[blank]]
-                lines = [Line(fmt(weight), "value", symbol)]
-                if marks:  # a line as wide as the row of boxes, so the label is placed with room for it
-                    width = sum(
-                        BOX_WIDTH if isinstance(m, int) else len(m) * fonts.label * CHAR_WIDTH for m in marks
-                    )
-                    lines.append(Line("x" * math.ceil(width / (fonts.label * CHAR_WIDTH)), "boxes"))
-                contents.append(tuple(lines))
-                edges.append((l, i, j, symbol, weight, marks))
-    height = layout.height + 2 * TOP_ROOM
-    places = place_labels(segments, contents, preferred, obstacles, (layout.width, height), fonts.label)
-    wires: list[Wire] = []
-    for (x1, y1, x2, y2), (lx, ly), (l, i, j, symbol, weight, marks) in zip(
-        segments, places, edges, strict=True
-    ):
+    def wire(
+        self, segment: tuple[float, float, float, float], place: tuple[float, float], spec: _EdgeSpec
+    ) -> Wire:
+        (x1, y1, x2, y2), (lx, ly), label = segment, place, self.fonts.label
         # The value's baseline, and under it the row of boxes, both within the box placed for them.
-        rows = len(marks) > 0
-        label_y = ly - fonts.label * 0.55 if rows else ly + fonts.label * 0.35
-        wires.append(
-            Wire(
-                l,
-                i,
-                j,
-                round(x1, 2),
-                round(y1, 2),
-                round(x2, 2),
-                round(y2, 2),
-                symbol,
-                fmt(weight),
-                lx,
-                round(label_y, 2),
-            )
+        label_y = ly - label * 0.55 if spec.marks else ly + label * 0.35
+        if spec.marks:
+            row = _row(spec.marks, lx, label_y + label * 1.6, label)
+            self.texts.extend(row.texts)
+            self.boxes.extend(row.boxes)
+        return Wire(
+            spec.l,
+            spec.i,
+            spec.j,
+            round(x1, 2),
+            round(y1, 2),
+            round(x2, 2),
+            round(y2, 2),
+            spec.symbol,
+            fmt(spec.weight),
+            lx,
+            round(label_y, 2),
         )
-        if rows:
-            row = _row(marks, lx, label_y + fonts.label * 1.6, fonts.label)
-            texts.extend(row.texts)
-            boxes.extend(row.boxes)
-    return Figure(layout.width, height, fonts, tuple(units), tuple(wires), tuple(texts), tuple(boxes))
+
+
+@dataclass(frozen=True)
+class _EdgeSpec:
+    """One weight of the figure before its label is placed."""
+
+    l: int
+    i: int
+    j: int
+    symbol: Symbol
+    weight: float
+    marks: list[str | int]
+    lines: tuple[Line, ...]
+    preferred: float
+
+
+def figure(sheet: Sheet, numbers: dict[Blank, int]) -> Figure:
+    """The sheet's diagram with ``numbers[blank]`` in the box of each blank."""
+    drawing = _Drawing(sheet, numbers)
+    for layer in range(drawing.count):
+        for j in range(drawing.layers[layer]):
+            drawing.unit(layer, j)
+    drawing.targets_and_loss()
+    height = drawing.layout.height + 2 * TOP_ROOM
+    wires = drawing.wires(height)
+    return Figure(
+        drawing.layout.width,
+        height,
+        drawing.fonts,
+        tuple(drawing.units),
+        tuple(wires),
+        tuple(drawing.texts),
+        tuple(drawing.boxes),
+    )
 
 
 # --------------------------------------------------------------------------------------------

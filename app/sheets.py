@@ -6,7 +6,7 @@ draws the weights, the biases and the one sample, rounded to two decimals so the
 hand; the same seed then picks which quantities are left blank. Every answer is computed from the
 rounded numbers by the engine and :func:`explain.explain`, so the key is exactly what the
 visualizer shows for a session built from the sheet's numbers, and grading marks an answer with
-:func:`explain.check`, the very rule of "check my answer".
+:func:`app.answers.check`, the very rule of "check my answer".
 
 A sheet is known by its code, an HMAC of the spec under the server's secret: it reveals neither
 the seed nor the key. The key token is a second HMAC, of the code, so whoever holds only the code
@@ -38,8 +38,11 @@ from typing import Literal, Protocol, get_args
 import numpy as np
 
 from app import explain, presets, session
-from app.engine import Architecture, EngineError
-from app.explain import Derivation, Kind
+from app.answers import check
+from app.engine import Architecture
+from app.errors import InvalidInputError
+from app.explain import Derivation
+from app.quantity import Kind
 from app.session import Phase, Session
 from app.settings import Settings, SettingsError
 
@@ -62,7 +65,7 @@ MAX_DRAWS = 200
 SHEET_SESSION_ID = "sheet"
 
 
-class SheetError(EngineError):
+class SheetError(InvalidInputError):
     """A sheet that cannot be made or answers that cannot be marked; the message says why (422)."""
 
 
@@ -93,7 +96,7 @@ class SheetSpec:
     phases: tuple[SheetPhase, ...] = SHEET_PHASES
 
     def __post_init__(self) -> None:
-        presets.get(self.preset)  # EngineError naming the choices
+        presets.get(self.preset)  # InvalidInputError naming the choices
         if isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
             raise SheetError(f"seed: must lie in 0..{MAX_SEED}, got {self.seed}")
         if isinstance(self.blanks, bool) or not MIN_BLANKS <= self.blanks <= MAX_BLANKS:
@@ -290,7 +293,7 @@ def _unchanged_passes(start: Session, updated: Session, blank: Blank) -> bool:
     else:
         l, j = blank.index
         old = float(start.params.biases[l][j])
-    return explain.check(updated, blank.kind, blank.index, old).correct
+    return check(updated, blank.kind, blank.index, old).correct
 
 
 @lru_cache(maxsize=256)
@@ -353,7 +356,7 @@ class Mark:
     blank: Blank
     #: Whether an answer was given for it.
     answered: bool
-    #: Whether the answer passes :func:`explain.check` (False when unanswered).
+    #: Whether the answer passes :func:`app.answers.check` (False when unanswered).
     correct: bool
 
 
@@ -381,7 +384,7 @@ def grade(sheet: Sheet, answers: Sequence[tuple[Blank, float]]) -> tuple[Mark, .
         if value is None:
             marks.append(Mark(blank, answered=False, correct=False))
             continue
-        result = explain.check(sheet.session_at(blank.phase), blank.kind, blank.index, value)
+        result = check(sheet.session_at(blank.phase), blank.kind, blank.index, value)
         marks.append(Mark(blank, answered=True, correct=result.correct))
     return tuple(marks)
 

@@ -22,16 +22,10 @@ from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 from app import session
-from app.engine import DivergenceError, EngineError
-from app.session import (
-    MAX_LOSS_HISTORY,
-    MAX_TRAIN_EPOCHS,
-    MAX_TRAIN_STEPS,
-    PhaseError,
-    Session,
-    steps_per_epoch,
-)
-from app.store import SessionNotFoundError, SessionStore
+from app.errors import DivergenceError, InvalidInputError, PhaseError, SessionNotFoundError
+from app.limits import MAX_LOSS_HISTORY, MAX_TRAIN_EPOCHS, MAX_TRAIN_STEPS
+from app.session import Session, steps_per_epoch
+from app.store import SessionStore
 
 RunState = Literal["running", "done", "cancelled", "timeout", "diverged", "failed"]
 RUN_STATES: tuple[RunState, ...] = get_args(RunState)
@@ -118,19 +112,21 @@ class Runs:
     def start(self, store: SessionStore, session_id: str, epochs: int, *, seconds_limit: float) -> RunStatus:
         """Start training ``epochs`` epochs in the background; the status right after starting.
 
-        EngineError for epochs outside 1..MAX_TRAIN_EPOCHS or more than MAX_TRAIN_STEPS steps (as
+        InvalidInputError for epochs outside 1..MAX_TRAIN_EPOCHS or more than MAX_TRAIN_STEPS steps (as
         :func:`app.session.train`); PhaseError if a run is already active for the session or it would
         pass MAX_LOSS_HISTORY updates; SessionNotFoundError if there is no such session.
         """
         if not 1 <= epochs <= MAX_TRAIN_EPOCHS:
-            raise EngineError(f"epochs: must lie in 1..{MAX_TRAIN_EPOCHS}, got {epochs}")
+            raise InvalidInputError(f"epochs: must lie in 1..{MAX_TRAIN_EPOCHS}, got {epochs}")
         if not (math.isfinite(seconds_limit) and seconds_limit > 0):
-            raise EngineError(f"seconds_limit: must be a positive number of seconds, got {seconds_limit}")
+            raise InvalidInputError(
+                f"seconds_limit: must be a positive number of seconds, got {seconds_limit}"
+            )
         current = store.get(session_id)
         per_epoch = steps_per_epoch(current)
         total = epochs * per_epoch
         if total > MAX_TRAIN_STEPS:
-            raise EngineError(
+            raise InvalidInputError(
                 f"epochs: {epochs} epochs of {per_epoch} samples are {total} steps; "
                 f"one run takes at most {MAX_TRAIN_STEPS} (use batch mode or fewer epochs)"
             )
@@ -250,7 +246,7 @@ class Runs:
                 return "diverged", f"{exc} (stopped after {done} of {total} steps; the session keeps them)"
             except SessionNotFoundError:
                 return "failed", f"the session no longer exists (after {done} of {total} steps)"
-            except (EngineError, PhaseError) as exc:
+            except (InvalidInputError, PhaseError) as exc:
                 return "failed", f"training stopped after {done} of {total} steps: {exc}"
             done += count
             self._progress(run, count, new.recent_losses[-1])

@@ -221,17 +221,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\ntotal: {TOTAL_STEPS:,} consecutive steps from the initial parameters"
     )
 
-    # The engine: single steps through train_step, and the same steps through train(), the
-    # engine's multi-step call (what a training run uses; it returns bit-identical weights).
+    # The engine: single steps through train_step, and the same steps through run_steps(), the
+    # engine's multi-step call (it keeps a single sample's plain floats between steps and returns
+    # bit-identical weights: tests/test_engine.py checks that).
     engine_median = median_step_us(EngineTrainer(arch, initial).step)
     engine_run = EngineTrainer(arch, initial)
     engine_total = total_seconds(engine_run.step)
     inputs, targets = np.array(INPUT), np.array(TARGET)
     start = time.perf_counter()
-    trained, _ = engine.train(arch, initial, inputs, targets, LEARNING_RATE, TOTAL_STEPS)
+    trained, _ = engine.run_steps(arch, initial, inputs, targets, LEARNING_RATE, TOTAL_STEPS)
     train_total = time.perf_counter() - start
     if max_abs_difference([*trained.weights, *trained.biases], engine_run.parameters()) != 0.0:
-        raise AssertionError("engine.train and repeated engine.train_step disagree")
+        raise AssertionError("engine.run_steps and repeated engine.train_step disagree")
 
     # PyTorch, 1 thread (the headline figure).
     torch.set_num_threads(1)
@@ -258,10 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     speedup_total = torch_total / engine_total
     rows = [
         ("engine (app.engine)", f"{engine_median:.1f}", f"{engine_total:.3f}"),
-        ("engine, train() in one call", "", f"{train_total:.3f}"),
+        ("engine, run_steps() in one call", "", f"{train_total:.3f}"),
         ("PyTorch, 1 thread", f"{torch_median:.1f}", f"{torch_total:.3f}"),
         ("speed-up (PyTorch / engine)", f"{speedup_step:.2f}×", f"{speedup_total:.2f}×"),
-        ("speed-up, train()", "", f"{torch_total / train_total:.2f}×"),
+        ("speed-up, run_steps()", "", f"{torch_total / train_total:.2f}×"),
     ]
     header = ("", "median per step (µs)", f"{TOTAL_STEPS:,} steps (s)")
     print(f"\n{header[0]:<28} {header[1]:>22} {header[2]:>18}")

@@ -15,7 +15,7 @@ from playwright.sync_api import (
     Page,
 )
 
-from app.diagram import fmt
+from app.notation import fmt
 from tests.browser import ARTIFACTS, LiveServer, Watched, api_state, click, open_context
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app import cli
-from app.logs import uvicorn_log_config
+from app.web.logs import uvicorn_log_config
 from tests.browser import start_server, stop_server
 
 

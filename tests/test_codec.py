@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from app import codec
-from app.engine import EngineError
+from app.errors import InvalidInputError
+from app.limits import MAX_HISTORY
 from app.session import (
-    MAX_HISTORY,
     Session,
     create,
     edit,
@@ -376,7 +376,7 @@ def test_from_document_refuses(compact: bool, mutate: Mutation, message: str) ->
     document = codec.to_document(base_session(), compact=compact)
     mutate(document)
     before = json.dumps(document)
-    with pytest.raises(EngineError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         codec.from_document(document, "bad")
     # The document itself is left as it was.
     assert json.dumps(document) == before
@@ -393,12 +393,12 @@ def test_the_base_document_is_accepted() -> None:
 
 @pytest.mark.parametrize("document", [[], None, "text", 42, {}], ids=["list", "none", "str", "int", "empty"])
 def test_from_document_refuses_non_documents(document: Any) -> None:
-    with pytest.raises(EngineError, match=r"not a (valid )?session document"):
+    with pytest.raises(InvalidInputError, match=r"not a (valid )?session document"):
         codec.from_document(document, "bad")
 
 
 def test_a_refused_document_raises_rather_than_returning_a_partial_session() -> None:
-    """Each field removed in turn: every time an EngineError, never a session missing the field."""
+    """Each field removed in turn: every time an InvalidInputError, never a session missing the field."""
     document = codec.to_document(base_session(), compact=True)
     optional = {"progress", "substep_mode"}  # progress: a whole pass; substep_mode: a display hint
     for key in document:
@@ -406,12 +406,12 @@ def test_a_refused_document_raises_rather_than_returning_a_partial_session() -> 
             continue
         broken = copy.deepcopy(document)
         del broken[key]
-        with pytest.raises(EngineError):
+        with pytest.raises(InvalidInputError):
             codec.from_document(broken, "bad")
     for key in document["history"]:
         broken = copy.deepcopy(document)
         del broken["history"][key]
-        with pytest.raises(EngineError, match=f"missing field '{key}'"):
+        with pytest.raises(InvalidInputError, match=f"missing field '{key}'"):
             codec.from_document(broken, "bad")
 
 

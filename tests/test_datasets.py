@@ -11,13 +11,13 @@ from app.datasets import (
     DEFAULT_INPUT,
     DEFAULT_TARGET,
     DESCRIPTIONS,
-    MAX_SAMPLES,
     Dataset,
     builtin,
     make_dataset,
     single,
 )
-from app.engine import EngineError
+from app.errors import InvalidInputError
+from app.limits import MAX_SAMPLES, MAX_TABLE_CHARS
 
 LOGIC_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 
@@ -89,7 +89,9 @@ def test_circle() -> None:
 
 
 def test_unknown_builtin() -> None:
-    with pytest.raises(EngineError, match="unknown built-in dataset 'spiral'; choose one of xor, and, or"):
+    with pytest.raises(
+        InvalidInputError, match="unknown built-in dataset 'spiral'; choose one of xor, and, or"
+    ):
         builtin("spiral")
 
 
@@ -122,7 +124,7 @@ def test_make_dataset_row_count_cap() -> None:
     rows = [[0.0, 1.0]] * MAX_SAMPLES
     assert MAX_SAMPLES == 256
     assert len(make_dataset(rows, [[1.0]] * MAX_SAMPLES)) == 256
-    with pytest.raises(EngineError, match="dataset: at most 256 samples, got 257"):
+    with pytest.raises(InvalidInputError, match="dataset: at most 256 samples, got 257"):
         make_dataset([*rows, [0.0, 1.0]], [[1.0]] * (MAX_SAMPLES + 1))
 
 
@@ -144,7 +146,7 @@ def test_make_dataset_row_count_cap() -> None:
     ],
 )
 def test_make_dataset_refuses(inputs: list[list[float]], targets: list[list[float]], message: str) -> None:
-    with pytest.raises(EngineError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         make_dataset(inputs, targets)
 
 
@@ -152,3 +154,48 @@ def test_dataset_is_a_plain_value() -> None:
     data = Dataset("x", np.zeros((2, 1)), np.ones((2, 1)))
     assert len(data) == 2
     assert not data.is_single
+
+
+# --------------------------------------------------------------------------------------------
+# The table format
+# --------------------------------------------------------------------------------------------
+
+
+def test_parse_table_reads_inputs_then_targets() -> None:
+    data = datasets.parse_table("0 0 ; 0\n0,1;1\n\n# a comment\n 1 −0.5 ; 1e-1 \n")
+    assert data.name is None
+    assert data.inputs.tolist() == [[0.0, 0.0], [0.0, 1.0], [1.0, -0.5]]
+    assert data.targets.tolist() == [[0.0], [1.0], [0.1]]
+
+
+def test_table_text_round_trips() -> None:
+    xor = builtin("xor")
+    assert datasets.table_text(xor) == "0 0 ; 0\n0 1 ; 1\n1 0 ; 1\n1 1 ; 0"
+    odd = datasets.parse_table("0.1 -2.5e-07 ; 3")
+    again = datasets.parse_table(datasets.table_text(odd))
+    assert np.array_equal(again.inputs, odd.inputs) and np.array_equal(again.targets, odd.targets)
+
+
+BAD_TABLES = [
+    ("", "Table: enter at least one sample, one per line, e.g. 0 1 ; 1"),
+    ("# only a comment\n\n", "Table: enter at least one sample, one per line, e.g. 0 1 ; 1"),
+    ("0 0 0", "Table, line 1: separate the inputs from the targets with one ';' (e.g. 0 1 ; 1)"),
+    ("0 0 ; 0 ; 1", "Table, line 1: separate the inputs from the targets with one ';' (e.g. 0 1 ; 1)"),
+    ("0 x ; 1", "Table, line 1: “x” is not a number"),
+    ("0 0 ; 1\n0 nan ; 1", "Table, line 2: “nan” is not a finite number"),
+    ("0 -inf ; 1", "Table, line 1: “-inf” is not a finite number"),
+    ("0 2e6 ; 1", "Table, line 1: 2e6 is too large; values must lie in [-1e+06, 1e+06]"),
+    (" ; 1", "Table, line 1: needs at least one input before the ';' and one target after it"),
+    ("0 1 ; ", "Table, line 1: needs at least one input before the ';' and one target after it"),
+    ("0 0 ; 0\n\n1 ; 1", "Table, line 3: 1 input, but line 1 has 2; every line needs the same number"),
+    ("0 0 ; 0\n1 1 ; 1 1", "Table, line 2: 2 targets, but line 1 has 1; every line needs the same number"),
+    ("0 0 ; 1\n" * (MAX_SAMPLES + 1), f"Table: at most {MAX_SAMPLES} samples, got {MAX_SAMPLES + 1}"),
+    ("0" * (MAX_TABLE_CHARS + 1), f"Table: at most {MAX_TABLE_CHARS} characters"),
+]
+
+
+@pytest.mark.parametrize(("table", "message"), BAD_TABLES)
+def test_parse_table_refuses_with_the_line_at_fault(table: str, message: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        datasets.parse_table(table)
+    assert str(caught.value).startswith(message)

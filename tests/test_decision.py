@@ -7,7 +7,7 @@ import pytest
 
 from app import decision, engine, session
 from app.decision import DecisionMap
-from app.engine import EngineError
+from app.errors import InvalidInputError
 from app.session import Session
 
 
@@ -149,7 +149,7 @@ def test_colours_diverge_from_white() -> None:
 
 
 def test_resolution_is_bounded() -> None:
-    with pytest.raises(EngineError, match="resolution"):
+    with pytest.raises(InvalidInputError, match="resolution"):
         decision.build(session.create("d"), resolution=1)
-    with pytest.raises(EngineError, match="resolution"):
+    with pytest.raises(InvalidInputError, match="resolution"):
         decision.build(session.create("d"), resolution=101)

@@ -6,8 +6,11 @@ import itertools
 
 import pytest
 
-from app import diagram, session
-from app.diagram import Box, Layout, Symbol, build, edge_width, fmt, full, label_box, node_boxes, unit_symbol
+from app import diagram, diagram_layout, session
+from app.diagram import build, edge_width, node_boxes
+from app.diagram_layout import label_box
+from app.notation import fmt
+from app.palette import NEGATIVE, POSITIVE
 from app.session import Session
 
 
@@ -24,47 +27,14 @@ def stepped(*actions: str, **create: object) -> Session:
     return s
 
 
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (0.0, "0"),
-        (0.5932699921, "0.5933"),
-        (-0.0006351, "−0.0006351"),
-        (12345.678, "1.235e+04"),
-        (123456.0, "1.235e+05"),
-        (0.00001234, "1.234e-05"),
-        (1.0, "1"),
-    ],
-)
-def test_fmt_rounds_to_four_significant_digits_with_a_true_minus(value: float, text: str) -> None:
-    assert fmt(value) == text
-
-
-def test_full_round_trips() -> None:
-    value = 0.1 + 0.2
-    assert float(full(value)) == value
-
-
-def test_names_follow_the_article() -> None:
-    assert unit_symbol(0, 0, 3).text == "x1"
-    assert unit_symbol(1, 2, 3).text == "h3"
-    assert unit_symbol(2, 1, 3).text == "y2"
-    assert diagram.weight_symbol(0, 1, 0, 3).text == "w21"
-    assert diagram.weight_symbol(1, 2, 1, 3).text == "u32"
-    # deeper networks: the layer is written as a superscript, w(l) and h(l)
-    assert unit_symbol(2, 0, 4) == Symbol("h", "1", "2")
-    assert diagram.weight_symbol(2, 0, 1, 4).text == "w(3)12"
-    assert diagram.bias_symbol(1, 2).text == "b(1)3"
-
-
 def test_default_network_geometry() -> None:
     d = build(session.create("d"))
-    assert (d.width, d.height) == (diagram.WIDTH, diagram.HEIGHT)
+    assert (d.width, d.height) == (diagram_layout.WIDTH, diagram_layout.HEIGHT)
     assert [(n.layer, n.unit) for n in d.nodes] == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]
     assert len(d.edges) == 12
     xs = sorted({n.x for n in d.nodes})
-    assert len(xs) == 3 and xs[0] == diagram.MARGIN_LEFT
-    assert xs[2] == diagram.WIDTH - diagram.MARGIN_RIGHT
+    assert len(xs) == 3 and xs[0] == diagram_layout.MARGIN_LEFT
+    assert xs[2] == diagram_layout.WIDTH - diagram_layout.MARGIN_RIGHT
     for n in d.nodes:
         assert n.r <= n.x <= d.width - n.r
         assert n.r <= n.y <= d.height - n.r
@@ -114,16 +84,6 @@ def test_default_labels_stay_inside_and_do_not_pile_up(actions: tuple[str, ...],
     assert on_nodes <= 0.03 * sum(areas)
 
 
-def test_place_labels_avoids_a_placed_label() -> None:
-    lines = (diagram.Line("0.1234", "value"),)
-    taken = label_box(200, 100, lines)
-    # a horizontal edge through the taken spot: the label moves off its preferred middle
-    ((x, y),) = diagram.place_labels([(0, 100, 400, 100)], [lines], [0.5], [taken])
-    assert x != 200
-    assert label_box(x, y, lines).overlap(taken) == 0
-    assert y == 100
-
-
 def test_big_networks_keep_numbers_out_of_the_drawing() -> None:
     d = build(session.create("d", layers=[6, 6, 6], input=[0.0] * 6, target=[0.0] * 6))
     assert len(d.edges) == 72
@@ -132,8 +92,8 @@ def test_big_networks_keep_numbers_out_of_the_drawing() -> None:
 
 
 def test_colours_and_thickness_follow_sign_and_size() -> None:
-    assert diagram.edge_stroke(0.3) == diagram.POSITIVE
-    assert diagram.edge_stroke(-0.3) == diagram.NEGATIVE
+    assert diagram.edge_stroke(0.3) == POSITIVE
+    assert diagram.edge_stroke(-0.3) == NEGATIVE
     assert edge_width(0.0) == 1.5
     assert edge_width(0.1) < edge_width(0.5) < edge_width(2.0) <= 9.0
     assert edge_width(-0.5) == edge_width(0.5)
@@ -207,13 +167,3 @@ def test_batch_mode_shows_the_current_sample() -> None:
     inputs = [n.activation for n in d.nodes if n.layer == 0]
     assert inputs == [1.0, 0.0]
     assert [n.activation for n in d.nodes if n.layer == 2] == [float(s.forward.activation(2)[2, 0])]
-
-
-def test_portrait_layout_runs_top_to_bottom() -> None:
-    layout = Layout.portrait((2, 3, 2))
-    (x0, y0), (x1, y1) = layout.position(0, 0), layout.position(1, 0)
-    assert y0 < y1 and x0 != x1
-    _x, y, anchor = layout.target_position(0)
-    assert anchor == "middle" and y > layout.position(2, 0)[1]
-    assert Box(0, 0, 10, 10).overlap(Box(5, 5, 20, 20)) == 25
-    assert Box(0, 0, 10, 10).overlap(Box(10, 0, 20, 10)) == 0

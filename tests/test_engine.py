@@ -24,11 +24,11 @@ from app.engine import (
     Architecture,
     Array,
     BackwardTrace,
-    DivergenceError,
-    EngineError,
     ForwardTrace,
     Parameters,
 )
+from app.errors import DivergenceError, InvalidInputError, PhaseError
+from app.limits import MAX_ABS_VALUE
 
 ACTIVATION_NAMES = ["sigmoid", "tanh", "relu", "linear"]
 #: Every (output activation, loss) pair the engine accepts: L2 with any output, BCE with sigmoid.
@@ -566,7 +566,7 @@ def test_mazur_ten_thousand_iterations() -> None:
 # 4. Numerical stability at the edges of the allowed range
 # --------------------------------------------------------------------------------------------
 
-LARGE = engine.MAX_ABS_VALUE
+LARGE = MAX_ABS_VALUE
 
 
 def large_case(arch: Architecture, pattern: str, n_samples: int) -> CaseDraw:
@@ -706,7 +706,7 @@ def test_update_refuses_a_learning_rate_outside_the_range(learning_rate: float) 
     """η ∈ (0, 100]; beyond it (1e305 would overflow η ∂L/∂w itself) the update is refused."""
     _, params, grads = divergence_case()
     before = snapshot(params)
-    with floats_strict(), pytest.raises(engine.EngineError, match="learning_rate"):
+    with floats_strict(), pytest.raises(InvalidInputError, match="learning_rate"):
         engine.update(params, grads, learning_rate)
     assert snapshot(params) == before
 
@@ -775,7 +775,7 @@ def test_update_of_a_bias_beyond_the_range_raises_divergence() -> None:
     ],
 )
 def test_architecture_refuses(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(EngineError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         Architecture(**kwargs)  # type: ignore[arg-type]
 
 
@@ -836,7 +836,7 @@ def biases_with(l: int, j: int, value: float) -> list[list[float]]:
 def test_make_parameters_refuses(
     weights: list[list[list[float]]], biases: list[list[float]], message: str
 ) -> None:
-    with pytest.raises(EngineError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         engine.make_parameters(ARTICLE_ARCH, weights, biases)
 
 
@@ -865,7 +865,7 @@ def test_make_parameters_accepts_the_limits_exactly() -> None:
 )
 def test_forward_refuses_bad_samples(inputs: object, targets: object, message: str) -> None:
     params = engine.init_parameters(ARTICLE_ARCH, seed=0)
-    with pytest.raises(EngineError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         engine.forward(ARTICLE_ARCH, params, np.array(inputs), np.array(targets))
 
 
@@ -994,11 +994,38 @@ def test_train_step_uses_gradients_from_before_any_change(
     assert snapshot(updated) == snapshot(engine.update(params, grads, learning_rate, train_biases))
 
 
+@pytest.mark.parametrize("train_biases", [True, False])
+@pytest.mark.parametrize("n_samples", BATCH_SIZES)
+def test_run_steps_is_repeated_train_steps_bit_for_bit(n_samples: int, train_biases: bool) -> None:
+    """run_steps is the multi-step call of the engine: the same numbers as that many train_step
+    calls, the loss before each update included (single samples keep their plain floats between
+    the steps, batches go through numpy: both must agree with the step-by-step path)."""
+    arch = Architecture((3, 5, 4, 2), "tanh", "sigmoid", "bce")
+    params, x, t = draw_case(arch, n_samples, case_seed("run_steps", n_samples, train_biases))
+    trained, losses = engine.run_steps(arch, params, x, t, 0.3, 25, train_biases)
+    stepped, expected = params, []
+    for _ in range(25):
+        stepped, loss = engine.train_step(arch, stepped, x, t, 0.3, train_biases)
+        expected.append(loss)
+    assert losses == expected
+    assert snapshot(trained) == snapshot(stepped)
+    assert snapshot(params) != snapshot(trained)
+
+
+@pytest.mark.parametrize("n_samples", BATCH_SIZES)
+def test_run_steps_refuses_to_diverge(n_samples: int) -> None:
+    arch = Architecture((1, 1), "linear", "linear")
+    params = engine.make_parameters(arch, [[[1000.0]]], [[0.0]])
+    x, t = np.full((n_samples, 1), 1000.0), np.zeros((n_samples, 1))
+    with pytest.raises(DivergenceError, match="diverged"):
+        engine.run_steps(arch, params, x, t, 100.0, 3)
+
+
 def test_update_refuses_an_unfinished_backward_pass() -> None:
     params = engine.init_parameters(ARTICLE_ARCH, seed=0)
     fwd = engine.forward(ARTICLE_ARCH, params, np.array([0.1, 0.2]), np.array([0.3, 0.4]))
     half = engine.backward_layer(ARTICLE_ARCH, params, fwd, engine.start_backward(ARTICLE_ARCH))
-    with pytest.raises(EngineError, match="finish the backward pass"):
+    with pytest.raises(PhaseError, match="finish the backward pass"):
         engine.update(params, half, 0.5)
 
 
@@ -1065,26 +1092,26 @@ def test_sub_steps_refuse_to_run_out_of_order() -> None:
     params = engine.init_parameters(arch, seed=5)
     x, t = np.array([0.1, -0.2]), np.array([0.3, 0.7])
     start = engine.start_forward(arch, x, t)
-    with pytest.raises(EngineError, match="finish the forward pass"):
+    with pytest.raises(PhaseError, match="finish the forward pass"):
         engine.compute_loss(arch, engine.forward_layer(arch, params, start))
-    with pytest.raises(EngineError, match="has not reached layer 2"):
+    with pytest.raises(PhaseError, match="has not reached layer 2"):
         engine.forward_layer(arch, params, start).activation(2)
-    with pytest.raises(EngineError, match="complete forward pass"):
+    with pytest.raises(PhaseError, match="complete forward pass"):
         engine.backward_layer(arch, params, start, engine.start_backward(arch))
 
     done = start
     for _ in range(arch.depth):
         done = engine.forward_layer(arch, params, done)
-    with pytest.raises(EngineError, match="already reached the output layer"):
+    with pytest.raises(PhaseError, match="already reached the output layer"):
         engine.forward_layer(arch, params, done)
     fwd = engine.compute_loss(arch, done)
     back = engine.backward_layer(arch, params, fwd, engine.start_backward(arch))
-    with pytest.raises(EngineError, match="δ of layer 2 has not been computed"):
+    with pytest.raises(PhaseError, match="δ of layer 2 has not been computed"):
         back.delta(2)
-    with pytest.raises(EngineError, match="weight layer 0"):
+    with pytest.raises(PhaseError, match="weight layer 0"):
         back.weight_gradient(0)
     full = engine.backward(arch, params, fwd)
-    with pytest.raises(EngineError, match="already reached the first layer"):
+    with pytest.raises(PhaseError, match="already reached the first layer"):
         engine.backward_layer(arch, params, fwd, full)
 
 

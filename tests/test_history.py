@@ -14,7 +14,6 @@ import pytest
 
 from app import codec, engine
 from app.history import (
-    MAX_BUCKETS,
     MAX_KEPT,
     Envelope,
     Summary,
@@ -26,6 +25,7 @@ from app.history import (
     thin,
     width_for,
 )
+from app.limits import MAX_BUCKETS
 from app.session import (
     Session,
     create,

@@ -9,9 +9,9 @@ import pytest
 from fastapi import FastAPI
 
 from app import main
-from app.pages import COOKIE
 from app.settings import Settings
 from app.store import MemoryStore
+from app.web.deps import COOKIE
 
 
 def test_uvicorn_finds_a_module_level_app() -> None:

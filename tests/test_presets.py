@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from app import engine, presets, session
-from app.engine import EngineError
+from app.errors import InvalidInputError
 from app.presets import PRESETS, XOR_EPOCHS
-from app.schemas import CreateSession
+from app.web.schemas import CreateSession
 
 
 def assert_published(value: float, printed: str) -> None:
@@ -49,7 +49,7 @@ def test_body_is_a_copy() -> None:
 
 
 def test_unknown_preset() -> None:
-    with pytest.raises(EngineError, match="unknown preset 'nope'; choose one of article, mazur, xor"):
+    with pytest.raises(InvalidInputError, match="unknown preset 'nope'; choose one of article, mazur, xor"):
         presets.create_from_preset("p", "nope")
 
 

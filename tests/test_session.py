@@ -16,23 +16,13 @@ import pytest
 
 from app import engine, session
 from app.datasets import Dataset, builtin
-from app.engine import (
-    Architecture,
-    BackwardTrace,
-    DivergenceError,
-    EngineError,
-    ForwardTrace,
-    Parameters,
-)
+from app.engine import Architecture, BackwardTrace, ForwardTrace, Parameters
+from app.errors import DivergenceError, InvalidInputError, NotKeptError, PhaseError
+from app.limits import MAX_HISTORY, MAX_TRAIN_EPOCHS, MAX_TRAIN_STEPS
 from app.session import (
-    MAX_HISTORY,
-    MAX_TRAIN_EPOCHS,
-    MAX_TRAIN_STEPS,
     PHASES,
     Config,
-    NotKeptError,
     Phase,
-    PhaseError,
     Session,
     create,
     describe_substep,
@@ -260,7 +250,7 @@ def test_create_with_explicit_weights_and_biases() -> None:
     ],
 )
 def test_create_refuses_bad_arguments(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(EngineError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         create("x", **kwargs)  # type: ignore[arg-type]
 
 
@@ -503,14 +493,14 @@ def test_run_steps_of_zero_is_the_session_itself() -> None:
 
 @pytest.mark.parametrize("epochs", [0, -1, MAX_TRAIN_EPOCHS + 1])
 def test_train_refuses_epochs_out_of_range(epochs: int) -> None:
-    with pytest.raises(EngineError, match=r"epochs: must lie in 1\.\.100000"):
+    with pytest.raises(InvalidInputError, match=r"epochs: must lie in 1\.\.100000"):
         train(create("e"), epochs)
 
 
 def test_train_refuses_too_many_steps() -> None:
     s = create("blobs", dataset="blobs")  # 24 samples per epoch in SGD mode
     epochs = MAX_TRAIN_STEPS // 24 + 1
-    with pytest.raises(EngineError, match=f"at most {MAX_TRAIN_STEPS}"):
+    with pytest.raises(InvalidInputError, match=f"at most {MAX_TRAIN_STEPS}"):
         train(s, epochs)
 
 
@@ -797,7 +787,7 @@ def test_edit_of_the_input_with_a_dataset_replaces_the_current_row() -> None:
     assert_arrays_equal(edited.data.targets, np.array([[0.0], [1.0], [0.75], [0.0]]), "targets")
     assert edited.data.name is None  # no longer the built-in
     assert builtin("xor").inputs[2].tolist() == [1.0, 0.0]  # the built-in itself is untouched
-    with pytest.raises(EngineError):
+    with pytest.raises(InvalidInputError):
         edit(s, input=[0.5, 0.25, 1.0])
 
 
@@ -806,13 +796,13 @@ def test_edit_of_the_single_input() -> None:
     assert s.input == [0.3, -0.2]
     assert s.target == [0.01, 0.99]
     assert len(s.data) == 1
-    with pytest.raises(EngineError, match="2 inputs"):
+    with pytest.raises(InvalidInputError, match="2 inputs"):
         edit(s, input=[0.3])
 
 
 @pytest.mark.parametrize("rate", [0.0, -0.5, 100.0001, float("nan"), float("inf")])
 def test_edit_refuses_a_learning_rate_out_of_range(rate: float) -> None:
-    with pytest.raises(EngineError, match="learning_rate"):
+    with pytest.raises(InvalidInputError, match="learning_rate"):
         edit(create("l"), learning_rate=rate)
 
 
@@ -823,7 +813,7 @@ def test_edit_accepts_the_learning_rate_bounds() -> None:
 
 @pytest.mark.parametrize("index", [-1, 4, 100])
 def test_edit_refuses_a_sample_index_out_of_range(index: int) -> None:
-    with pytest.raises(EngineError, match=r"sample_index: must lie in 0\.\.3"):
+    with pytest.raises(InvalidInputError, match=r"sample_index: must lie in 0\.\.3"):
         edit(create("x", dataset="xor"), sample_index=index)
 
 
@@ -835,9 +825,9 @@ def test_edit_sample_index_and_dataset() -> None:
     switched = edit(s, dataset="and")
     assert switched.sample_index == 0
     assert switched.data.name == "and"
-    with pytest.raises(EngineError, match="outputs"):
+    with pytest.raises(InvalidInputError, match="outputs"):
         edit(create("d"), dataset="xor")  # 2-3-2 cannot take one target value
-    with pytest.raises(EngineError, match="mode"):
+    with pytest.raises(InvalidInputError, match="mode"):
         edit(s, mode="online")  # type: ignore[arg-type]
 
 

@@ -1,4 +1,4 @@
-"""Share links: a bit-exact round trip, and every bad token refused with an EngineError."""
+"""Share links: a bit-exact round trip, and every bad token refused with an InvalidInputError."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 
 from app import session, share
 from app.datasets import Dataset
-from app.engine import EngineError
+from app.errors import InvalidInputError
+from app.limits import MAX_SHARED_BYTES, MAX_TOKEN_LENGTH
 from app.session import Session
 
 
@@ -95,7 +96,7 @@ def test_the_largest_network_fits_in_a_link() -> None:
         session.create("s", layers=[8] * 6, input=[0.1 * k for k in range(8)], target=[0.5] * 8, seed=3), 5
     )
     token = share.encode(original)
-    assert len(token) <= share.MAX_TOKEN_LENGTH
+    assert len(token) <= MAX_TOKEN_LENGTH
     assert_same_network(session.create("copy", **share.decode(token)), original)
 
 
@@ -103,7 +104,7 @@ def test_a_session_too_big_for_a_link_is_refused() -> None:
     rng = np.random.default_rng(0)
     table = Dataset(None, rng.random((256, 8)), rng.random((256, 8)))
     big = session.create("s", layers=[8, 8, 8], dataset=table)
-    with pytest.raises(EngineError, match="export it as a file instead"):
+    with pytest.raises(InvalidInputError, match="export it as a file instead"):
         share.encode(big)
 
 
@@ -174,30 +175,30 @@ def changed(**changes: Any) -> str:
     ],
 )
 def test_bad_tokens_are_refused_with_a_message(token: Any, message: str) -> None:
-    with pytest.raises(EngineError, match=message) as caught:
+    with pytest.raises(InvalidInputError, match=message) as caught:
         share.decode(token)
     assert str(caught.value).startswith("share link: ")
 
 
 def test_an_oversized_token_is_refused_before_decoding() -> None:
-    with pytest.raises(EngineError, match=f"at most {share.MAX_TOKEN_LENGTH} are accepted"):
-        share.decode("A" * (share.MAX_TOKEN_LENGTH + 1))
+    with pytest.raises(InvalidInputError, match=f"at most {MAX_TOKEN_LENGTH} are accepted"):
+        share.decode("A" * (MAX_TOKEN_LENGTH + 1))
 
 
 def test_a_zlib_bomb_is_not_inflated() -> None:
     bomb = token_of(None, raw=b'{"v":1,' + b" " * 6_000_000 + b"}")  # 6 MB in a short token
-    assert len(bomb) <= share.MAX_TOKEN_LENGTH
-    with pytest.raises(EngineError, match=f"unpacks to more than {share.MAX_DOCUMENT_BYTES} bytes"):
+    assert len(bomb) <= MAX_TOKEN_LENGTH
+    with pytest.raises(InvalidInputError, match=f"unpacks to more than {MAX_SHARED_BYTES} bytes"):
         share.decode(bomb)
 
 
 def test_a_cut_short_link_is_refused() -> None:
     token = share.encode(session.create("s"))
     for length in (len(token) - 1, len(token) - 3, len(token) // 2, 8):
-        with pytest.raises(EngineError, match="share link: "):
+        with pytest.raises(InvalidInputError, match="share link: "):
             share.decode(token[:length])
     raw = zlib.compress(json.dumps(valid_document()).encode()) + b"tail"
-    with pytest.raises(EngineError, match="extra bytes"):
+    with pytest.raises(InvalidInputError, match="extra bytes"):
         share.decode(base64.urlsafe_b64encode(raw).rstrip(b"=").decode())
 
 
@@ -212,7 +213,7 @@ def test_mangled_tokens_raise_nothing_but_engine_errors() -> None:
             chars[rng.randrange(len(chars))] = rng.choice(alphabet)
         try:
             fields = share.decode("".join(chars))
-        except EngineError as exc:  # any other exception fails the test
+        except InvalidInputError as exc:  # any other exception fails the test
             messages.append(str(exc))
         else:
             session.create("ok", **fields)  # whatever decodes is a valid session

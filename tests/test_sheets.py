@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app import explain, presets, session, sheets
-from app.engine import EngineError
+from app import answers, explain, presets, session, sheets
+from app.errors import InvalidInputError
 from app.settings import Settings, SettingsError
 from app.sheets import Blank, MemorySheetStore, SheetError, SheetNotFoundError, Sheets, SheetSpec
 
@@ -114,7 +114,7 @@ def test_no_update_is_asked_whose_old_value_would_pass() -> None:
                 if blank.kind == "weight"
                 else sheet.start.params.biases[blank.index[0]][blank.index[1]]
             )
-            assert not explain.check(updated, blank.kind, blank.index, old).correct
+            assert not answers.check(updated, blank.kind, blank.index, old).correct
 
 
 def test_fair_refuses_an_output_that_almost_meets_its_target() -> None:
@@ -143,7 +143,7 @@ def test_too_many_blanks_for_the_phases_says_how_many_there_are() -> None:
     ],
 )
 def test_a_bad_spec_is_refused(args: tuple[str, int, int, list[str] | None], message: str) -> None:
-    with pytest.raises(EngineError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         SheetSpec.of(*args)
 
 
@@ -226,7 +226,7 @@ def test_the_key_scores_full_marks_and_one_percent_off_scores_nothing() -> None:
 def test_grading_follows_check_my_answers_tolerance() -> None:
     sheet = sheets.build(spec(blanks=6))
     for blank, value in sheet.answers():
-        tolerance = explain.tolerance_for(value)
+        tolerance = answers.tolerance_for(value)
         inside = sheets.grade(sheet, [(blank, value + 0.9 * tolerance)])
         outside = sheets.grade(sheet, [(blank, value + 1.1 * tolerance)])
         marked = {mark.blank: mark.correct for mark in inside}

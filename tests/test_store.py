@@ -15,18 +15,10 @@ import numpy as np
 import pytest
 
 from app import codec
-from app.session import (
-    PhaseError,
-    Session,
-    create,
-    restore,
-    run_backward,
-    run_step,
-    run_substep,
-    train,
-)
+from app.errors import PhaseError, SessionNotFoundError
+from app.session import Session, create, restore, run_backward, run_step, run_substep, train
 from app.settings import Settings
-from app.store import MemoryStore, SessionNotFoundError, SessionStore, SqliteStore, open_store
+from app.store import MemoryStore, SessionStore, SqliteStore, open_store
 from tests.test_session import assert_params_equal, assert_sessions_equal, stepped
 
 TTL = 100.0

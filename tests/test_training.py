@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from app import session
-from app.engine import EngineError
-from app.session import PhaseError, Session
-from app.store import MemoryStore, SessionNotFoundError, SessionStore, SqliteStore
+from app.errors import DivergenceError, InvalidInputError, PhaseError, SessionNotFoundError
+from app.session import Session
+from app.store import MemoryStore, SessionStore, SqliteStore
 from app.training import Runs, RunStatus
 
 WAIT = 20.0  # seconds: a generous bound; the waits normally end within milliseconds
@@ -208,7 +208,7 @@ def test_divergence_leaves_the_session_at_the_last_good_chunk(store: CountingSto
 def _trains(start: Session, steps: int) -> bool:
     try:
         session.run_steps(start, steps)
-    except EngineError:
+    except DivergenceError:
         return False
     return True
 
@@ -254,13 +254,13 @@ def test_other_requests_on_the_session_get_in_between_chunks(store: CountingStor
 def test_start_validates_like_train(store: CountingStore, runs: Runs) -> None:
     xor(store)
     add(store, session.create("ring", dataset="circle"))  # 24 samples, SGD
-    with pytest.raises(EngineError, match=r"epochs: must lie in 1\.\.100000, got 0$"):
+    with pytest.raises(InvalidInputError, match=r"epochs: must lie in 1\.\.100000, got 0$"):
         runs.start(store, "s", 0, seconds_limit=WAIT)
-    with pytest.raises(EngineError, match=r"epochs: must lie in 1\.\.100000, got 100001$"):
+    with pytest.raises(InvalidInputError, match=r"epochs: must lie in 1\.\.100000, got 100001$"):
         runs.start(store, "s", 100_001, seconds_limit=WAIT)
-    with pytest.raises(EngineError, match="are 2400000 steps; one run takes at most 1000000"):
+    with pytest.raises(InvalidInputError, match="are 2400000 steps; one run takes at most 1000000"):
         runs.start(store, "ring", LONG, seconds_limit=WAIT)
-    with pytest.raises(EngineError, match="seconds_limit"):
+    with pytest.raises(InvalidInputError, match="seconds_limit"):
         runs.start(store, "s", 5, seconds_limit=0.0)
     with pytest.raises(SessionNotFoundError):
         runs.start(store, "nobody", 5, seconds_limit=WAIT)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 
+from app.errors import SessionNotFoundError, StoreBusyError
 from app.settings import Settings
-from app.store.base import Clock, SessionNotFoundError, SessionStore, StoreBusyError
+from app.store.base import Clock, SessionStore
 from app.store.memory import MemoryStore
 from app.store.sqlite import SqliteStore
 

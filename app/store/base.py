@@ -13,18 +13,6 @@ from app.session import Session
 Clock = Callable[[], float]
 
 
-class StoreBusyError(RuntimeError):
-    """The store could not complete the request now (locked by another process); try again."""
-
-
-class SessionNotFoundError(LookupError):
-    """No session with that id: never issued, deleted, expired or evicted."""
-
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"no session {session_id!r} (it may have expired or been deleted)")
-        self.session_id = session_id
-
-
 class _SessionLock:
     """A session's lock and how many requests hold or wait for it."""
 

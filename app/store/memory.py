@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from app.errors import SessionNotFoundError
 from app.history import (
     Envelope,
     FloatArray,
@@ -20,7 +21,7 @@ from app.history import (
     width_for,
 )
 from app.session import Session
-from app.store.base import Clock, SessionNotFoundError, SessionStore
+from app.store.base import Clock, SessionStore
 
 
 class MemoryLog:

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from app import codec
-from app.engine import Architecture, EngineError
+from app.engine import Architecture
+from app.errors import InvalidInputError, SessionNotFoundError, StoreBusyError
 from app.history import (
     Envelope,
     FloatArray,
@@ -39,7 +40,7 @@ from app.history import (
     width_for,
 )
 from app.session import Session
-from app.store.base import Clock, SessionNotFoundError, SessionStore, StoreBusyError
+from app.store.base import Clock, SessionStore
 
 #: How often an update is recomputed when another process changed the session meanwhile.
 CONFLICT_RETRIES = 5
@@ -296,7 +297,7 @@ class SqliteStore(SessionStore):
         for session_id, document, last_used in rows.fetchall():
             try:
                 session = codec.from_document(json.loads(document), session_id)
-            except (EngineError, ValueError):
+            except (InvalidInputError, ValueError):
                 continue  # unreadable before the upgrade too: nothing to keep
             self._insert(db, session, float(last_used))
         db.execute("DROP TABLE sessions")

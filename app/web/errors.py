@@ -1,0 +1,73 @@
+"""Each exception of ``app/errors.py`` mapped to its HTTP status, once, and the handlers that
+answer a JSON request with it. The page's routes ask :func:`status_of` for the same numbers."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app.errors import (
+    DivergenceError,
+    InvalidInputError,
+    NotKeptError,
+    NoTrainingRunError,
+    PhaseError,
+    SessionNotFoundError,
+    StoreBusyError,
+)
+
+#: The status of every refusal; a subclass (NotASessionDocumentError) takes its base's.
+STATUS: dict[type[Exception], int] = {
+    InvalidInputError: 422,
+    PhaseError: 409,
+    DivergenceError: 409,
+    NotKeptError: 404,
+    SessionNotFoundError: 404,
+    NoTrainingRunError: 404,
+    StoreBusyError: 503,
+}
+#: The exceptions a route may catch to show a refusal instead of answering with an error.
+REFUSALS: tuple[type[Exception], ...] = tuple(STATUS)
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status of a refusal (500 for anything that is not one: a bug)."""
+    for kind in type(exc).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 500
+
+
+async def _refusal(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
+
+
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    # The SQLite file locked by another process for longer than its timeout: busy, not broken.
+    return JSONResponse({"detail": f"the session store is busy ({exc}); try again"}, status_code=503)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    message = str(error.get("msg", "invalid"))
+    return f"{location}: {message}" if location else message
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    detail = "; ".join(_describe(e) for e in errors) or "invalid request"
+    simple = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
+    return JSONResponse({"detail": detail, "errors": simple}, status_code=422)
+
+
+def install(app: FastAPI) -> None:
+    """Answer every refusal with its status and ``{"detail": the message}``."""
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for kind in STATUS:
+        app.add_exception_handler(kind, _refusal)
+    app.add_exception_handler(sqlite3.OperationalError, _busy)

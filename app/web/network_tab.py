@@ -1,0 +1,103 @@
+"""The Network tab's routes: a new session from a preset, from the architecture form, or from an
+uploaded file. (Its share links have routes of their own: ``share_links``.)
+
+Each starts a *new* session and moves the page's cookie to it. The old session stays in the store
+(a notebook may still be driving it through the API). A form that cannot be used is shown again
+with a message next to the field at fault (422), and nothing is created. What the tab shows is
+:mod:`app.web.views.network`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from app.errors import NotASessionDocumentError
+from app.limits import MAX_UPLOAD_BYTES, UPLOAD_SLACK
+from app.presets import PRESETS
+from app.session import Session
+from app.session_file import TOO_LARGE, read_session_file
+from app.web.architecture_form import read_architecture
+from app.web.deps import SameOrigin, Store, cookie_session
+from app.web.errors import REFUSALS
+from app.web.forms import read_form
+from app.web.responses import lost_session, opened, show_tab
+from app.web.services import create_from_preset, create_session, new_session_id
+from app.web.views import network
+from app.web.views.network import tab_view
+from app.web.views.panel import View
+
+router = APIRouter(include_in_schema=False)
+
+
+def _refuse(
+    request: Request,
+    current: Session,
+    view: View,
+    errors: Mapping[str, str],
+    values: Mapping[str, str] | None = None,
+) -> Response:
+    """The tab again with the messages (422); nothing has been made."""
+    return show_tab(request, current, view, network.context(current, view, values=values, errors=errors), 422)
+
+
+@router.post("/page/network/preset")
+async def start_preset(request: Request, store: Store, _: SameOrigin) -> Response:
+    """A new session from a preset; the old one stays in the store."""
+    current = await run_in_threadpool(cookie_session, request, store)
+    if current is None:
+        return lost_session(request)
+    form = await read_form(request)
+    view = tab_view(form.fields)
+    name = form.get("name")
+    if name not in PRESETS:
+        message = f"Preset: unknown preset “{name}”; choose one of {', '.join(PRESETS)}"
+        return _refuse(request, current, view, {"preset": message})
+    new = await run_in_threadpool(create_from_preset, store, name)
+    return opened(request, new, view)
+
+
+@router.post("/page/network/create")
+async def create_network(request: Request, store: Store, _: SameOrigin) -> Response:
+    """A new session with the architecture of the form; invalid fields are shown, nothing is made."""
+    current = await run_in_threadpool(cookie_session, request, store)
+    if current is None:
+        return lost_session(request)
+    form = await read_form(request)
+    view = tab_view(form.fields)
+    body, errors = read_architecture(current, form.fields)
+    if body is None:
+        return _refuse(request, current, view, errors, form.fields)
+    try:
+        new = await run_in_threadpool(create_session, store, body)
+    except REFUSALS as exc:
+        return _refuse(request, current, view, {"form": str(exc)}, form.fields)
+    return opened(request, new, view)
+
+
+@router.post("/page/network/import")
+async def import_file(request: Request, store: Store, _: SameOrigin) -> Response:
+    """A new session from an exported file (multipart upload); a bad file is refused with the reason."""
+    current = await run_in_threadpool(cookie_session, request, store)
+    if current is None:
+        return lost_session(request)
+    form = await read_form(
+        request, max_bytes=MAX_UPLOAD_BYTES + UPLOAD_SLACK, upload="file", max_upload_bytes=MAX_UPLOAD_BYTES
+    )
+    view = tab_view(request.query_params if form.problem else form.fields)
+    if form.too_large:
+        return _refuse(request, current, view, {"import": TOO_LARGE})
+    if form.unreadable is not None:
+        return _refuse(request, current, view, {"import": f"Import: {form.unreadable}"})
+    if form.upload is None:
+        message = "Import: choose a session file (one saved with “Download this session”)"
+        return _refuse(request, current, view, {"import": message})
+    try:
+        new = await run_in_threadpool(read_session_file, form.upload.data, new_session_id())
+    except NotASessionDocumentError as exc:
+        return _refuse(request, current, view, {"import": str(exc)})
+    await run_in_threadpool(store.add, new)
+    return opened(request, new, view)

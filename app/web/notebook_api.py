@@ -1,0 +1,36 @@
+"""GET /api/sessions/{id}/notebook: the session's current step as a Jupyter notebook (app/notebook.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from app import notebook
+from app.web.deps import Store
+from app.web.schemas import ERRORS
+
+router = APIRouter(prefix="/api", tags=["sessions"])
+
+MEDIA_TYPE = "application/x-ipynb+json"
+
+
+@router.get(
+    "/sessions/{session_id}/notebook",
+    response_class=Response,
+    responses={
+        200: {"content": {MEDIA_TYPE: {}}, "description": "A Jupyter notebook (nbformat 4) to download"},
+        **ERRORS,
+    },
+)
+def download_notebook(session_id: str, store: Store) -> Response:
+    """A notebook that rebuilds this session's network and sample with plain numpy and computes the
+    current step cell by cell in the article's notation (forward, loss, δ of each layer, gradients,
+    update), asserting each number against the one the visualizer shows. After an update it is
+    that update; in any other phase, the step in progress as Step would finish it. It imports
+    numpy only."""
+    current = store.get(session_id)
+    stepped = notebook.step_of(current)
+    return Response(
+        notebook.dumps(current),
+        media_type=MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="backprop-update-{stepped.step}.ipynb"'},
+    )

@@ -1,0 +1,119 @@
+"""The step-through page's own routes: the page, the panel, the sample form, the step buttons
+and the watch of a page left open while the API drives its session. The tabs' forms have their
+routes in ``data_tab``, ``train_tab``, ``network_tab`` and ``share_links``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from app import session
+from app.limits import LEARNING_RATE, VALUE
+from app.session import Session
+from app.web.deps import SameOrigin, Store, cookie_session, set_cookie
+from app.web.forms import number_field, read_form
+from app.web.responses import answer_change, back_to_page, lost_session, page_context, show
+from app.web.schemas import CreateSession
+from app.web.services import create_session
+from app.web.templating import is_htmx, render_page, render_regions
+from app.web.views.page import fingerprint, sample_fields
+from app.web.views.panel import View
+
+router = APIRouter(include_in_schema=False)
+
+#: What each button of the controls does.
+ACTIONS: dict[str, Callable[[Session], Session]] = {
+    "forward": session.run_forward,
+    "backward": session.run_backward,
+    "update": session.run_update,
+    "step": session.run_step,
+    "substep": session.run_substep,
+    "reset": session.reset,
+    "undo": session.undo,
+}
+
+
+@router.get("/")
+def page(request: Request, store: Store) -> Response:
+    current = cookie_session(request, store)
+    created = current is None
+    if current is None:
+        current = create_session(store, CreateSession())
+    response = render_page(page_context(request, current, View.parse(request.query_params)))
+    if created:
+        set_cookie(response, request, current)
+    return response
+
+
+@router.get("/page/panel")
+def show_panel(request: Request, store: Store) -> Response:
+    """Open a tab, select a quantity, check an answer: the panel (and the selection in the diagram)."""
+    view = View.parse(request.query_params)
+    if not is_htmx(request):
+        return back_to_page(view.but(answer=""))
+    current = cookie_session(request, store)
+    if current is None:
+        return lost_session(request)
+    return show(request, page_context(request, current, view), shown="view", own="panel")
+
+
+@router.post("/page/sample")
+async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
+    """The form of inputs, targets and learning rate; invalid values are shown next to their field."""
+    current = await run_in_threadpool(cookie_session, request, store)
+    if current is None:
+        return lost_session(request)
+    values = (await read_form(request)).require().fields
+    inputs, targets, _eta = sample_fields(current)
+    numbers: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for field in (*inputs, *targets):
+        value, error = number_field(values.get(field.name), field.label, VALUE)
+        if error:
+            errors[field.name] = error
+        elif value is not None:
+            numbers[field.name] = value
+    eta, error = number_field(values.get("eta"), "η (learning rate)", LEARNING_RATE)
+    if error:
+        errors["eta"] = error
+    view = View.parse(values)
+    if errors or eta is None:
+        context = page_context(request, current, view, values=values, errors=errors)
+        return show(request, context, shown="form", own="sample", status_code=422)
+    new_input = [numbers[f.name] for f in inputs]
+    new_target = [numbers[f.name] for f in targets]
+
+    def change(s: Session) -> Session:
+        return session.edit(s, input=new_input, target=new_target, learning_rate=eta)
+
+    return await run_in_threadpool(answer_change, request, store, change, view, own="sample")
+
+
+@router.get("/page/watch")
+def watch(request: Request, store: Store, v: str = "") -> Response:
+    """For a page left open while the API drives its session: 204 if nothing changed, else the regions."""
+    current = cookie_session(request, store)
+    if current is None:
+        return lost_session(request)
+    if fingerprint(current) == v:
+        return Response(status_code=204, headers={"Vary": "HX-Request, Cookie", "Cache-Control": "no-store"})
+    context = page_context(request, current, View.parse(request.query_params))
+    # The watch element (in the status) swaps nothing itself (hx-swap="none"): every region comes
+    # out of band, the status with the new fingerprint first, so the next poll answers 204 again.
+    return render_regions(context, "poll", "status", swapped=False)
+
+
+# Last, so that the fixed /page/... routes above (and the tabs') take precedence.
+@router.post("/page/{action}")
+async def act(action: str, request: Request, store: Store, _: SameOrigin) -> Response:
+    """Forward, Backward, Update, Step, Sub-step, Reset, Undo from the page's buttons."""
+    change = ACTIONS.get(action)
+    if change is None:
+        raise HTTPException(404, f"no such action: {action}")
+    view = View.parse((await read_form(request)).require().fields)
+    return await run_in_threadpool(
+        answer_change, request, store, change, view, own="diagram", substep=action == "substep"
+    )

@@ -1,0 +1,159 @@
+"""The side panel's view: which tab is open, which quantity is selected, and what the Working and
+Gradients tabs show.
+
+The view is part of the URL (``?tab=work&select=weight:0,1,2``), so every state of the panel can be
+linked, reloaded and reached without JavaScript; htmx requests carry the same parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from urllib.parse import urlencode
+
+from app import answers, explain, gradcheck
+from app.answers import CheckResult
+from app.errors import InvalidInputError, NothingComputedError
+from app.explain import Derivation
+from app.gradcheck import GradientCheck
+from app.notation import read_number
+from app.quantity import Kind, check_index, parse_index
+from app.session import PHASE_TABLE, Session
+
+#: The panel's tabs, in order, with their labels. Each has a template ``templates/_<tab>.html``;
+#: "data" holds the sample form (its own region, "sample") above the datasets.
+TABS: dict[str, str] = {
+    "work": "Working",
+    "data": "Data",
+    "gradients": "Gradients",
+    "train": "Train",
+    "network": "Network",
+}
+DEFAULT_TAB = "work"
+
+
+@dataclass(frozen=True)
+class View:
+    """What the panel shows; everything comes from the request, nothing is stored."""
+
+    #: The open tab, a key of TABS.
+    tab: str = DEFAULT_TAB
+    #: The selected quantity: "", "loss", "unit:l,j", "weight:l,i,j" or "bias:l,j" (0-based).
+    select: str = ""
+    #: "Try it yourself": the working is shown without its numbers until the learner answers.
+    quiz: bool = False
+    #: A value the learner worked out by hand, to be checked ("" if none).
+    answer: str = ""
+
+    @classmethod
+    def parse(cls, values: Mapping[str, str]) -> View:
+        """Tolerant: an unknown tab falls back to the default; the selection is checked later."""
+        tab = values.get("tab", DEFAULT_TAB)
+        return cls(
+            tab=tab if tab in TABS else DEFAULT_TAB,
+            select=values.get("select", "")[:40],
+            quiz=values.get("quiz", "") in ("1", "true", "on"),
+            answer=values.get("answer", "")[:60],
+        )
+
+    def but(self, **changes: str | bool) -> View:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def fields(self) -> dict[str, str]:
+        """The view as form fields (what a step must carry to keep the panel as it is)."""
+        fields = {"tab": self.tab}
+        if self.select:
+            fields["select"] = self.select
+        if self.quiz:
+            fields["quiz"] = "1"
+        return fields
+
+    @property
+    def query(self) -> str:
+        """The view as a URL query, for links; empty for the default view."""
+        fields = self.fields()
+        if fields == {"tab": DEFAULT_TAB}:
+            return ""
+        return "?" + urlencode(fields)
+
+
+def select_key(kind: Kind, index: tuple[int, ...]) -> str:
+    return kind if kind == "loss" else f"{kind}:{','.join(str(i) for i in index)}"
+
+
+def selection(session: Session, view: View) -> tuple[Kind, tuple[int, ...]] | None:
+    """The selected quantity, checked against the network; None if nothing is selected."""
+    if not view.select:
+        return None
+    if view.select == "loss":
+        return "loss", ()
+    kind, _, text = view.select.partition(":")
+    if kind not in ("unit", "weight", "bias"):
+        raise InvalidInputError(f"select: unknown quantity {view.select!r}")
+    typed: Kind = "unit" if kind == "unit" else "weight" if kind == "weight" else "bias"
+    return check_index(session.arch, typed, parse_index(text, typed))
+
+
+def auto_select(session: Session) -> str:
+    """What a sub-step just computed, to open its derivation."""
+    depth = session.arch.depth
+    fwd, bwd = session.forward, session.backward
+    computed = PHASE_TABLE[session.phase].computed
+    if computed == "layer" and fwd is not None:
+        return select_key("unit", (fwd.layers_done, 0))
+    if computed == "loss":
+        return "loss"
+    if computed == "delta" and bwd is not None:
+        return select_key("unit", (depth - bwd.layers_done + 1, 0))
+    if computed == "update":
+        return select_key("weight", (depth - 1, 0, 0))
+    return ""
+
+
+@dataclass(frozen=True)
+class Work:
+    """What the Working tab shows."""
+
+    #: The derivation of the selected quantity (None: nothing selected, or not computed yet).
+    derivation: Derivation | None
+    #: Why there is no derivation, in words (None when there is one, or nothing is selected).
+    message: str | None
+    #: The verdict on the learner's answer, once given.
+    check: CheckResult | None
+    #: Why the answer could not be checked ("not a number").
+    answer_error: str | None
+    #: With nothing selected: the loss derivation, once the forward pass has computed it.
+    loss: Derivation | None
+
+
+def work(session: Session, view: View) -> Work:
+    derivation: Derivation | None = None
+    message: str | None = None
+    result: CheckResult | None = None
+    answer_error: str | None = None
+    try:
+        chosen = selection(session, view)
+    except InvalidInputError as exc:
+        chosen, message = None, str(exc)
+    if chosen is not None:
+        kind, index = chosen
+        try:
+            derivation = explain.explain(session, kind, index)
+        except NothingComputedError as exc:
+            message = str(exc)
+        if derivation is not None and view.answer.strip():
+            value = read_number(view.answer)
+            if value is None or not math.isfinite(value):
+                answer_error = f"“{view.answer}” is not a number: type a value like 0.0821"
+            else:
+                result = answers.check(session, kind, index, value)
+    loss = None
+    if chosen is None and session.forward is not None and session.forward.complete:
+        loss = explain.explain(session, "loss", ())
+    return Work(derivation, message, result, answer_error, loss)
+
+
+def gradients(session: Session) -> GradientCheck:
+    """Backprop beside central finite differences for every parameter, at the current weights."""
+    return gradcheck.gradient_check(session)

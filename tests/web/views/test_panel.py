@@ -1,0 +1,92 @@
+"""The side panel's view: the view in the URL, the selection, the working, check my answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app import explain, session
+from app.errors import InvalidInputError
+from app.web.views import panel
+from app.web.views.panel import View
+
+
+def stepped(*actions: str) -> session.Session:
+    s = session.create("p")
+    for action in actions:
+        s = {
+            "forward": session.run_forward,
+            "backward": session.run_backward,
+            "update": session.run_update,
+            "substep": session.run_substep,
+        }[action](s)
+    return s
+
+
+def test_view_round_trips_through_the_url() -> None:
+    assert View.parse({}) == View()
+    assert View().query == ""
+    view = View.parse({"tab": "work", "select": "weight:0,1,2", "quiz": "1", "answer": "0.1"})
+    assert view == View("work", "weight:0,1,2", True, "0.1")
+    assert view.query == "?tab=work&select=weight%3A0%2C1%2C2&quiz=1"
+    assert View.parse({"tab": "nonsense"}).tab == "work"
+    assert view.but(quiz=False).fields() == {"tab": "work", "select": "weight:0,1,2"}
+    assert len(View.parse({"select": "x" * 500}).select) == 40
+
+
+@pytest.mark.parametrize(
+    ("select", "expected"),
+    [
+        ("", None),
+        ("loss", ("loss", ())),
+        ("unit:0,1", ("unit", (0, 1))),
+        ("weight:1,2,0", ("weight", (1, 2, 0))),
+        ("bias:1,1", ("bias", (1, 1))),
+    ],
+)
+def test_selection_parses_quantities(select: str, expected: Any) -> None:
+    assert panel.selection(session.create("p"), View(select=select)) == expected
+
+
+@pytest.mark.parametrize("select", ["unit:3,0", "weight:0,0", "bias:2,0", "neuron:1,1", "weight:a,b,c"])
+def test_bad_selections_are_refused_with_a_message(select: str) -> None:
+    with pytest.raises(InvalidInputError):
+        panel.selection(session.create("p"), View(select=select))
+    work = panel.work(stepped("forward"), View(select=select))
+    assert work.derivation is None and work.message
+
+
+def test_each_substep_opens_what_it_computed() -> None:
+    s = session.create("p")
+    opened = []
+    for _ in range(6):
+        s = session.run_substep(s)
+        opened.append(panel.auto_select(s))
+    assert opened == ["unit:1,0", "unit:2,0", "loss", "unit:2,0", "unit:1,0", "weight:1,0,0"]
+
+
+def test_work_shows_the_derivation_and_checks_an_answer() -> None:
+    s = stepped("forward", "backward")
+    expected = explain.explain(s, "weight", (0, 0, 0))
+    work = panel.work(s, View(select="weight:0,0,0"))
+    assert work.derivation == expected and work.message is None and work.check is None
+    right = panel.work(s, View(select="weight:0,0,0", answer=f"{expected.result:.4g}"))
+    assert right.check is not None and right.check.correct
+    wrong = panel.work(s, View(select="weight:0,0,0", answer=repr(expected.result * 1.01)))
+    assert wrong.check is not None and not wrong.check.correct
+    garbage = panel.work(s, View(select="weight:0,0,0", answer="twelve"))
+    assert garbage.check is None and garbage.answer_error is not None
+
+
+def test_work_says_what_to_run_first() -> None:
+    work = panel.work(stepped("forward"), View(select="weight:1,0,0"))
+    assert work.derivation is None
+    assert work.message is not None and "backward" in work.message
+
+
+def test_with_nothing_selected_the_loss_is_shown_once_computed() -> None:
+    assert panel.work(session.create("p"), View()).loss is None
+    s = stepped("forward")
+    work = panel.work(s, View())
+    assert work.loss is not None and work.loss.result == s.forward.loss  # type: ignore[union-attr]
