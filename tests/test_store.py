@@ -656,3 +656,154 @@ def test_sqlite_ping_raises_when_the_file_cannot_be_reached(tmp_path: Path) -> N
     store = SqliteStore(tmp_path / "not-a-folder" / "sessions.sqlite3", ttl=60.0, max_sessions=10)
     with pytest.raises(OSError, match="not-a-folder"):
         store.ping()
+
+
+# --------------------------------------------------------------------------------------------
+# Records
+# --------------------------------------------------------------------------------------------
+
+
+def let_expire(store: SessionStore, clock: FakeClock, kind: str, key: str, ttl: float) -> None:
+    """Let a record put with ``ttl`` expire: the test's clock moves on by ``ttl``."""
+    clock.advance(ttl)
+
+
+def test_records_put_get_and_delete(store: SessionStore) -> None:
+    assert store.get_record("lease", "a") is None
+    assert store.put_record("lease", "a", b"first", 60.0) is True
+    assert store.get_record("lease", "a") == b"first"
+    assert store.put_record("lease", "a", b"second", 60.0) is True  # replaces
+    assert store.get_record("lease", "a") == b"second"
+    # Kinds and keys are separate names; a record is not a session.
+    assert store.put_record("other", "a", b"\x00\xff binary", 60.0)
+    assert store.put_record("lease", "a:b", b"", 60.0)
+    assert store.get_record("other", "a") == b"\x00\xff binary"
+    assert store.get_record("lease", "a:b") == b""
+    assert store.get_record("lease", "a") == b"second"
+    assert store.count() == 0
+    assert store.delete_record("lease", "a") is True
+    assert store.get_record("lease", "a") is None
+    assert store.delete_record("lease", "a") is False
+    assert store.get_record("other", "a") == b"\x00\xff binary"
+
+
+def test_records_only_if_absent(store: SessionStore, clock: FakeClock) -> None:
+    assert store.put_record("lease", "a", b"mine", 10.0, only_if_absent=True) is True
+    assert store.put_record("lease", "a", b"yours", 10.0, only_if_absent=True) is False
+    assert store.get_record("lease", "a") == b"mine"
+    let_expire(store, clock, "lease", "a", 10.0)
+    assert store.put_record("lease", "a", b"yours", 10.0, only_if_absent=True) is True
+    assert store.get_record("lease", "a") == b"yours"
+
+
+def test_records_compare_and_set(store: SessionStore, clock: FakeClock) -> None:
+    assert store.replace_record("lease", "a", b"x", b"y", 10.0) is False  # nothing there
+    assert store.get_record("lease", "a") is None
+    store.put_record("lease", "a", b"x", 10.0)
+    assert store.replace_record("lease", "a", b"not x", b"y", 10.0) is False
+    assert store.get_record("lease", "a") == b"x"
+    assert store.replace_record("lease", "a", b"x", b"y", 10.0) is True
+    assert store.get_record("lease", "a") == b"y"
+    assert store.delete_record("lease", "a", expected=b"x") is False
+    assert store.get_record("lease", "a") == b"y"
+    assert store.delete_record("lease", "a", expected=b"y") is True
+    assert store.get_record("lease", "a") is None
+    # An expired record is nothing: it cannot be replaced or deleted.
+    store.put_record("lease", "b", b"old", 10.0)
+    let_expire(store, clock, "lease", "b", 10.0)
+    assert store.replace_record("lease", "b", b"old", b"new", 10.0) is False
+    assert store.delete_record("lease", "b", expected=b"old") is False
+    assert store.get_record("lease", "b") is None
+
+
+def test_records_expire_after_their_ttl_and_a_replace_renews_it(
+    make_store: StoreFactory, clock: FakeClock, request: pytest.FixtureRequest
+) -> None:
+    if "redis" in request.node.callspec.id:
+        pytest.skip("Redis counts a record's time to live itself (see test_redis_records_use_native_expiry)")
+    store = make_store()
+    store.put_record("lease", "a", b"x", 10.0)
+    clock.advance(9.5)
+    assert store.get_record("lease", "a") == b"x"
+    assert store.replace_record("lease", "a", b"x", b"x", 10.0)  # a renewal: 10 s from now
+    clock.advance(9.5)
+    assert store.get_record("lease", "a") == b"x"
+    clock.advance(0.5)  # exactly the ttl since the renewal: gone
+    assert store.get_record("lease", "a") is None
+
+
+def test_expired_records_do_not_pile_up(make_store: StoreFactory, clock: FakeClock) -> None:
+    store = make_store()
+    if not isinstance(store, (MemoryStore, SqliteStore)):
+        pytest.skip("Redis drops expired keys itself")
+    for k in range(300):
+        store.put_record("idem", f"k{k}", b"answer", 5.0)
+    assert store.record_count() == 300
+    clock.advance(6.0)
+    for _ in range(300):  # a few writes of one live record drop every expired one
+        store.put_record("lease", "live", b"x", 5.0)
+    assert store.record_count() == 1
+    assert store.get_record("lease", "live") == b"x"
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value", "ttl", "message"),
+    [
+        ("", "a", b"", 1.0, "record kind"),
+        ("Lease", "a", b"", 1.0, "record kind"),
+        ("lease:x", "a", b"", 1.0, "record kind"),
+        ("a" * 33, "a", b"", 1.0, "record kind"),
+        ("lease", "", b"", 1.0, "record key"),
+        ("lease", "k" * 257, b"", 1.0, "record key"),
+        ("lease", "a", b"x" * (64 * 1024 + 1), 1.0, "record value"),
+        ("lease", "a", b"", 0.0, "record ttl"),
+        ("lease", "a", b"", -1.0, "record ttl"),
+        ("lease", "a", b"", float("inf"), "record ttl"),
+        ("lease", "a", b"", float("nan"), "record ttl"),
+    ],
+)
+def test_malformed_records_are_refused(
+    store: SessionStore, kind: str, key: str, value: bytes, ttl: float, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        store.put_record(kind, key, value, ttl)
+    with pytest.raises(ValueError, match=message):
+        store.replace_record(kind, key, b"", value, ttl)
+    if message in ("record kind", "record key"):
+        with pytest.raises(ValueError, match=message):
+            store.get_record(kind, key)
+        with pytest.raises(ValueError, match=message):
+            store.delete_record(kind, key)
+    assert store.put_record("lease", "a", b"x" * (64 * 1024), 1.0)  # the largest value is fine
+
+
+def test_records_are_atomic_between_stores_on_the_same_data(make_store: StoreFactory) -> None:
+    """Stores of one backend on the same data stand for server processes (a memory store for the
+    threads of one): one of 16 racing takes a lease, and 16 × 20 compare-and-set increments all count."""
+    first = make_store()
+    stores = [first, *([make_store() for _ in range(3)] if not isinstance(first, MemoryStore) else [])]
+    start = threading.Barrier(16, timeout=30)
+
+    def take(k: int) -> bool:
+        start.wait()
+        return stores[k % len(stores)].put_record("lease", "one", str(k).encode(), 60.0, only_if_absent=True)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert sum(pool.map(take, range(16))) == 1
+    first.put_record("counter", "n", b"0", 60.0)
+
+    def increment(k: int) -> int:
+        own = stores[k % len(stores)]
+        tries = 0
+        for _ in range(20):
+            while True:
+                tries += 1
+                current = own.get_record("counter", "n")
+                assert current is not None
+                if own.replace_record("counter", "n", current, str(int(current) + 1).encode(), 60.0):
+                    break
+        return tries
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(increment, range(16)))
+    assert first.get_record("counter", "n") == b"320"
