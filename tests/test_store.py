@@ -1,4 +1,5 @@
-"""Session stores (app/store.py): the same behaviour from MemoryStore and SqliteStore."""
+"""Session stores (app/store/): the same behaviour from MemoryStore, SqliteStore and RedisStore (on a
+real redis-server, see tests/redis_server.py), then what each backend adds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 import pytest
+import redis
 
 from app import codec
 from app.session import (
@@ -26,7 +28,15 @@ from app.session import (
     train,
 )
 from app.settings import Settings
-from app.store import MemoryStore, SessionNotFoundError, SessionStore, SqliteStore, open_store
+from app.store import (
+    MemoryStore,
+    RedisStore,
+    SessionNotFoundError,
+    SessionStore,
+    SqliteStore,
+    open_store,
+)
+from tests.redis_server import wait_until
 from tests.test_session import assert_params_equal, assert_sessions_equal, stepped
 
 TTL = 100.0
@@ -54,16 +64,20 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StoreFactory]:
-    """Stores of one kind on the test's clock; SqliteStores share one file (a second is a restart)."""
+    """Stores of one kind on the test's clock; SqliteStores share one file and RedisStores one
+    database (a second store is another server process, or a restart)."""
     kind: str = request.param
     made: list[SessionStore] = []
+    url = request.getfixturevalue("redis_url") if kind == "redis" else ""
 
     def make(*, max_sessions: int = 100) -> SessionStore:
         store: SessionStore
         if kind == "memory":
             store = MemoryStore(ttl=TTL, max_sessions=max_sessions, clock=clock)
+        elif kind == "redis":
+            store = RedisStore(url, ttl=TTL, max_sessions=max_sessions, clock=clock)
         else:
             store = SqliteStore(
                 tmp_path / "db" / "sessions.sqlite3", ttl=TTL, max_sessions=max_sessions, clock=clock
@@ -154,7 +168,7 @@ def test_update_is_atomic_when_the_change_raises(
     # The store still works afterwards (no lock or transaction left open).
     assert store.update("a", run_step).step == 3
     # ... and a second store on the same data sees the committed state only.
-    if isinstance(store, SqliteStore):
+    if isinstance(store, (SqliteStore, RedisStore)):
         assert_sessions_equal(make_store().get("a"), run_step(session))
 
 
@@ -664,8 +678,13 @@ def test_sqlite_ping_raises_when_the_file_cannot_be_reached(tmp_path: Path) -> N
 
 
 def let_expire(store: SessionStore, clock: FakeClock, kind: str, key: str, ttl: float) -> None:
-    """Let a record put with ``ttl`` expire: the test's clock moves on by ``ttl``."""
+    """Let a record put with ``ttl`` expire: the test's clock moves on by ``ttl``; Redis counts the
+    time itself, so there the record's time to live is cut to 1 ms and the test waits it out."""
     clock.advance(ttl)
+    if isinstance(store, RedisStore):
+        with redis.Redis.from_url(store.url) as client:
+            assert client.pexpire(f"backprop:r:{kind}:{key}", 1)
+            wait_until(lambda: client.exists(f"backprop:r:{kind}:{key}") == 0, 10.0, "the record to expire")
 
 
 def test_records_put_get_and_delete(store: SessionStore) -> None:
