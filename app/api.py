@@ -398,7 +398,7 @@ def start_run(session_id: str, body: TrainRequest, store: Store, runs: RunsDep, 
     """Train `epochs` epochs in the background, in short atomic chunks (other requests on the
     session go on between them); poll `GET .../runs` for progress. 409 if a run is already going."""
     seconds = request.app.state.settings.train_seconds
-    return run_of(runs.start(store, session_id, body.epochs, seconds_limit=seconds))
+    return run_of(runs.start(session_id, body.epochs, seconds_limit=seconds))
 
 
 @router.get("/sessions/{session_id}/runs", response_model=RunState, responses=ERRORS)

@@ -129,7 +129,7 @@ async def start_run(request: Request, store: Store, _: SameOrigin) -> Response:
     if epochs is not None:
         try:
             seconds = request.app.state.settings.train_seconds
-            await run_in_threadpool(runs_of(request).start, store, current.id, epochs, seconds_limit=seconds)
+            await run_in_threadpool(runs_of(request).start, current.id, epochs, seconds_limit=seconds)
         except (PhaseError, EngineError) as exc:
             error = str(exc)
     if error:

@@ -4,6 +4,9 @@ sharing one SQLite file or one Redis database (a real redis-server, tests/redis_
 Sessions: one created on one process is stepped on the other; concurrent steps split across both
 are serialised (every acknowledged step has its own number, the weights are those of that many
 steps in a row); a process killed with SIGKILL while clients step loses nothing it acknowledged.
+
+Background runs: one per session whichever process is asked; progress and cancel from either; a
+run whose process is killed is reported failed by the other within 30 s; ``--workers 2`` alike.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -22,8 +26,9 @@ import numpy as np
 import pytest
 
 from app import codec
-from app.session import Session
+from app.session import Session, run_steps
 from tests.processes import Server, clean_environment, free_port, started
+from tests.redis_server import wait_until
 from tests.test_session import stepped
 
 REPO = Path(__file__).resolve().parent.parent
@@ -154,3 +159,88 @@ def test_a_killed_process_loses_nothing_it_acknowledged(store_env: dict[str, str
     assert max(acknowledged) == final["step"]  # the last acknowledged step is the latest state
     assert len(acknowledged) <= final["step"] <= len(acknowledged) + in_flight
     assert_state_is(final, stepped(local, final["step"]))
+
+
+# --------------------------------------------------------------------------------------------
+# Background runs
+# --------------------------------------------------------------------------------------------
+
+#: Epochs of a run that no test lets finish.
+LONG = 100_000
+#: The longest a run whose process died may still be reported as running (issue: "within 30 s").
+DEAD_RUN_SECONDS = 30.0
+
+
+def run_state(server: Server, sid: str) -> dict[str, Any]:
+    response = server.http.get(f"/api/sessions/{sid}/runs")
+    assert response.status_code == 200, response.text
+    state: dict[str, Any] = response.json()
+    return state
+
+
+def test_a_run_is_one_per_session_and_followed_and_cancelled_from_either_process(
+    two: tuple[Server, Server],
+) -> None:
+    a, b = two
+    sid, local = new_session(a)
+    started_on_a = a.http.post(f"/api/sessions/{sid}/runs", json={"epochs": LONG})
+    assert started_on_a.status_code == 202, started_on_a.text
+    refused = b.http.post(f"/api/sessions/{sid}/runs", json={"epochs": 5})
+    assert refused.status_code == 409 and "already going on" in refused.json()["detail"]
+    wait_until(lambda: run_state(b, sid)["steps_done"] > 0, 30.0, "progress seen from the other process")
+    assert run_state(b, sid)["state"] == "running"
+    cancelled = b.http.delete(f"/api/sessions/{sid}/runs")
+    assert cancelled.status_code == 200, cancelled.text
+    ended = cancelled.json()
+    assert ended["state"] == "cancelled" and 0 < ended["steps_done"] < ended["steps_total"]
+    assert run_state(a, sid) == ended
+    assert_state_is(a.http.get(f"/api/sessions/{sid}").json(), run_steps(local, ended["steps_done"]))
+    # Either process may start the next run; both see it end.
+    assert b.http.post(f"/api/sessions/{sid}/runs", json={"epochs": 3}).status_code == 202
+    wait_until(lambda: run_state(a, sid)["state"] == "done", 30.0, "the second run to end")
+    assert run_state(b, sid)["steps_done"] == 3
+
+
+def test_a_run_whose_process_is_killed_is_reported_failed_within_30_s(
+    store_env: dict[str, str], tmp_path: Path
+) -> None:
+    with app_process(store_env, tmp_path, "survivor") as survivor:
+        sid, _ = new_session(survivor)
+        with app_process(store_env, tmp_path, "victim") as victim:
+            assert victim.http.post(f"/api/sessions/{sid}/runs", json={"epochs": LONG}).status_code == 202
+            wait_until(lambda: run_state(survivor, sid)["steps_done"] > 0, 30.0, "the run's progress")
+            victim.process.send_signal(signal.SIGKILL)
+            victim.process.wait(timeout=30)
+            killed_at = time.monotonic()
+        wait_until(lambda: run_state(survivor, sid)["state"] != "running", DEAD_RUN_SECONDS, "a failed run")
+        assert time.monotonic() - killed_at < DEAD_RUN_SECONDS
+        status = run_state(survivor, sid)
+        assert status["state"] == "failed" and "server process running it stopped" in status["message"]
+        saved = survivor.http.get(f"/api/sessions/{sid}").json()["step"]
+        assert 0 < status["steps_done"] <= saved  # published progress may trail the saved steps
+        # The session is free for a new run.
+        assert survivor.http.post(f"/api/sessions/{sid}/runs", json={"epochs": LONG}).status_code == 202
+        assert survivor.http.delete(f"/api/sessions/{sid}/runs").json()["state"] == "cancelled"
+
+
+def test_uvicorn_workers_share_runs(store_env: dict[str, str], tmp_path: Path) -> None:
+    """``backprop-viz --workers 2``: requests on fresh connections reach either worker, and every one
+    sees the same run (before, GET .../runs answered 404 on 12 of 20 tries and a second run started)."""
+    with app_process(store_env, tmp_path, "workers", "--workers", "2") as server:
+        sid = server.http.post("/api/sessions").json()["id"]
+        fresh = {"Connection": "close"}
+        assert (
+            server.http.post(f"/api/sessions/{sid}/runs", json={"epochs": LONG}, headers=fresh).status_code
+            == 202
+        )
+        for _ in range(20):
+            polled = server.http.get(f"/api/sessions/{sid}/runs", headers=fresh)
+            assert polled.status_code == 200 and polled.json()["state"] == "running"
+        for _ in range(5):
+            again = server.http.post(f"/api/sessions/{sid}/runs", json={"epochs": 5}, headers=fresh)
+            assert again.status_code == 409
+        cancelled = server.http.delete(f"/api/sessions/{sid}/runs", headers=fresh).json()
+        assert cancelled["state"] == "cancelled"
+        assert (
+            server.http.get(f"/api/sessions/{sid}", headers=fresh).json()["step"] == cancelled["steps_done"]
+        )
