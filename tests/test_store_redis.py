@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
+from app.main import create_app
 from app.session import create, restore, run_step, train
 from app.settings import Settings
 from app.store import RedisStore, SessionNotFoundError, StoreBusyError, open_store
@@ -209,6 +211,21 @@ def test_an_unreachable_server_makes_the_store_busy_not_broken() -> None:
                 call()
     finally:
         store.close()
+
+
+@pytest.mark.anyio
+async def test_the_app_answers_503_while_redis_cannot_be_reached() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app(Settings.from_env({"BACKPROP_STORE": url}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        created = await http.post("/api/sessions")
+        assert created.status_code == 503 and "Redis cannot be reached" in created.json()["detail"]
+        assert (await http.get("/api/sessions/abc")).status_code == 503
+        ready = await http.get("/readyz")
+        assert ready.status_code == 503 and "ConnectionError" in ready.json()["detail"]
+        assert (await http.get("/healthz")).status_code == 200
+    app.state.store.close()
 
 
 def test_a_session_is_not_found_once_evicted_even_before_its_keys_go(
