@@ -153,8 +153,9 @@ async def cancel_run(request: Request, store: Store, _: SameOrigin) -> Response:
     if posted.current is None:
         return pages.lost_session(request)
     session_id = posted.current.id
-    runs_of(request).cancel(session_id)
-    # The run stops after its current chunk (about 20 ms); wait for it off the event loop.
+    # Cancel asks the store (the run may be another process's); the run stops after its current
+    # chunk (about 20 ms here, up to a quarter second elsewhere): wait for it off the event loop.
+    await run_in_threadpool(runs_of(request).cancel, session_id)
     await run_in_threadpool(runs_of(request).wait, session_id, 5.0)
     latest = await run_in_threadpool(store.get, session_id)
     return _respond(request, latest, posted.view)

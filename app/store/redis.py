@@ -30,6 +30,7 @@ compare-and-set is a Lua script.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -422,18 +423,27 @@ class RedisStore(SessionStore):
         log = _Log(self._client, session.id, session.arch, 0, self._trim)
         pending, before, after = to_save(session.history, log)
         state = json.dumps(codec.state_to_json(session, after), separators=(",", ":"))
+        if pending is not None:
+            apply(pending, log, before)  # a new log: nothing to read, every write queued
+        # Room is made and the id admitted atomically; the keys are written next. A session whose
+        # id is admitted but whose keys are not (yet) there is not found, like one never added.
         gone = self._make_room(
             keys=[USED], args=[repr(now - self.ttl), self.max_sessions, session.id, repr(now)]
         )
-        with self._client.pipeline(transaction=True) as pipe:
-            pipe.delete(*keys.all)
-            pipe.hset(keys.state, mapping={"state": state, "version": 0})
-            if pending is not None:
-                apply(pending, log, before)
+        try:
+            with self._client.pipeline(transaction=True) as pipe:
+                pipe.delete(*keys.all)
+                pipe.hset(keys.state, mapping={"state": state, "version": 0})
                 for op in log.ops:
                     op(pipe)
-            self._expire(pipe, keys)
-            pipe.execute()
+                self._expire(pipe, keys)
+                pipe.execute()
+        except BaseException:
+            with contextlib.suppress(redis.exceptions.RedisError):
+                self._client.zrem(USED, session.id)
+            raise
+        # Were this process to die here, the keys of the sessions dropped would linger until
+        # Redis's own expiry: they are no longer sessions (not in ``USED``), only memory.
         self._delete_sessions([_blob(g) for g in gone])
         return replace(session, history=History(self._source(session.id, session.arch, after), after))
 
