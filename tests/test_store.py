@@ -64,10 +64,9 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StoreFactory]:
-    """Stores of one kind on the test's clock; SqliteStores share one file and RedisStores one
-    database (a second store is another server process, or a restart)."""
+def factory(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StoreFactory]:
+    """Stores of the kind ``request.param`` on the test's clock; SqliteStores share one file and
+    RedisStores one database (a second store is another server process, or a restart)."""
     kind: str = request.param
     made: list[SessionStore] = []
     url = request.getfixturevalue("redis_url") if kind == "redis" else ""
@@ -88,6 +87,19 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock)
     yield make
     for store in made:
         store.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StoreFactory]:
+    yield from factory(request, tmp_path, clock)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_clocked_store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> Iterator[StoreFactory]:
+    """The stores whose records expire by the test's clock (Redis counts time itself)."""
+    yield from factory(request, tmp_path, clock)
 
 
 @pytest.fixture
@@ -736,11 +748,10 @@ def test_records_compare_and_set(store: SessionStore, clock: FakeClock) -> None:
 
 
 def test_records_expire_after_their_ttl_and_a_replace_renews_it(
-    make_store: StoreFactory, clock: FakeClock, request: pytest.FixtureRequest
+    make_clocked_store: StoreFactory, clock: FakeClock
 ) -> None:
-    if "redis" in request.node.callspec.id:
-        pytest.skip("Redis counts a record's time to live itself (see test_redis_records_use_native_expiry)")
-    store = make_store()
+    """(Redis: tests/test_store_redis.py::test_records_use_redis_expiry.)"""
+    store = make_clocked_store()
     store.put_record("lease", "a", b"x", 10.0)
     clock.advance(9.5)
     assert store.get_record("lease", "a") == b"x"
@@ -751,10 +762,10 @@ def test_records_expire_after_their_ttl_and_a_replace_renews_it(
     assert store.get_record("lease", "a") is None
 
 
-def test_expired_records_do_not_pile_up(make_store: StoreFactory, clock: FakeClock) -> None:
-    store = make_store()
-    if not isinstance(store, (MemoryStore, SqliteStore)):
-        pytest.skip("Redis drops expired keys itself")
+def test_expired_records_do_not_pile_up(make_clocked_store: StoreFactory, clock: FakeClock) -> None:
+    """(Redis drops expired keys itself.)"""
+    store = make_clocked_store()
+    assert isinstance(store, (MemoryStore, SqliteStore))
     for k in range(300):
         store.put_record("idem", f"k{k}", b"answer", 5.0)
     assert store.record_count() == 300
