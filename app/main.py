@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     )
     app.state.settings = settings
     app.state.store = store if store is not None else open_store(settings)
-    app.state.runs = Runs()  # background training runs from the page (and the runs API)
+    # Background training runs from the page (and the runs API), coordinated through the store.
+    app.state.runs = Runs(app.state.store)
     app.state.sheets = sheets.Sheets.open(settings)  # exercise sheets, kept like sessions
 
     # Steps answer with several regions of SVG (decision maps, the loss curve): gzip them.

@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-StoreKind = Literal["sqlite", "memory"]
+StoreKind = Literal["sqlite", "memory", "redis"]
 LogFormat = Literal["text", "json"]
 
 
@@ -68,11 +69,25 @@ def _switch(env: dict[str, str], name: str, default: bool) -> bool:
     return value
 
 
+def _redis_url(raw: str) -> str:
+    """``redis://[user:password@]host[:port][/db]`` (``rediss://`` for TLS), checked for its form."""
+    parts = urlsplit(raw)
+    try:
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError:
+        raise SettingsError(f"BACKPROP_STORE={raw!r}: the port is not a number from 0 to 65535") from None
+    database = parts.path.lstrip("/")
+    if not parts.hostname or (database and not database.isdigit()) or parts.query or parts.fragment:
+        raise SettingsError(f"BACKPROP_STORE={raw!r}: use redis://host:port/db (db a number, default 0)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Server settings. Environment variables (all optional):
 
-    - ``BACKPROP_STORE``: ``sqlite`` (default; sessions survive a restart) or ``memory``.
+    - ``BACKPROP_STORE``: ``sqlite`` (default; sessions survive a restart), ``memory``, or a Redis
+      URL ``redis://host:port/db`` (``rediss://`` for TLS) that several processes and hosts share.
     - ``BACKPROP_DATA_DIR``: where the SQLite file lives (default ``~/.local/share/backprop-viz``).
     - ``BACKPROP_SESSION_TTL``: seconds a session may sit unused before it expires (default 604800, 7 days).
     - ``BACKPROP_MAX_SESSIONS``: most sessions kept; the least recently used go first (default 10000).
@@ -93,19 +108,24 @@ class Settings:
     workers: int = 1
     metrics: bool = True
     log_format: LogFormat = "text"
+    #: The Redis URL when ``store`` is ``redis``.
+    redis_url: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ) if env is None else env
         store = env.get("BACKPROP_STORE", "sqlite") or "sqlite"
-        if store not in ("sqlite", "memory"):
-            raise SettingsError(f"BACKPROP_STORE={store!r}: choose 'sqlite' or 'memory'")
+        redis_url = _redis_url(store) if store.startswith(("redis://", "rediss://")) else ""
+        if store not in ("sqlite", "memory") and not redis_url:
+            raise SettingsError(
+                f"BACKPROP_STORE={store!r}: choose 'sqlite', 'memory' or redis://host:port/db"
+            )
         data_dir = Path(env["BACKPROP_DATA_DIR"]) if env.get("BACKPROP_DATA_DIR") else default_data_dir()
         log_format = env.get("BACKPROP_LOG_FORMAT", "text") or "text"
         if log_format not in ("text", "json"):
             raise SettingsError(f"BACKPROP_LOG_FORMAT={log_format!r}: choose 'text' or 'json'")
         return cls(
-            store="sqlite" if store == "sqlite" else "memory",
+            store="redis" if redis_url else "sqlite" if store == "sqlite" else "memory",
             data_dir=data_dir,
             session_ttl=_number(env, "BACKPROP_SESSION_TTL", 7 * 24 * 3600.0, 1.0),
             max_sessions=int(_number(env, "BACKPROP_MAX_SESSIONS", cls.max_sessions, 1.0)),
@@ -115,4 +135,5 @@ class Settings:
             workers=_whole(env, "BACKPROP_WORKERS", cls.workers, 1, 64),
             metrics=_switch(env, "BACKPROP_METRICS", cls.metrics),
             log_format="json" if log_format == "json" else "text",
+            redis_url=redis_url,
         )

@@ -1,9 +1,11 @@
 """Shared fixtures: an app on an in-memory store and an httpx client talking to it in process;
-for the browser tests, a live server on loopback and Debian's Chromium (see tests/browser.py)."""
+for the browser tests, a live server on loopback and Debian's Chromium (see tests/browser.py); for
+the Redis tests, a real redis-server (see tests/redis_server.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +24,7 @@ from tests.browser import (
     require_chromium,
     serve,
 )
+from tests.redis_server import RedisServer, redis_server
 
 
 @pytest.fixture
@@ -86,3 +89,18 @@ def no_js(browser: Browser, live: LiveServer) -> Iterator[Watched]:
     w.context.close()
     assert w.errors == []
     assert w.foreign == []
+
+
+@pytest.fixture(scope="session")
+def redis_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the whole run (skipped, or failed under CI=true, without one)."""
+    with redis_server(Path(tmp_path_factory.mktemp("redis"))) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_running: RedisServer) -> str:
+    """The URL of an empty Redis database for this test."""
+    with redis_running.client() as client:
+        client.flushdb()
+    return redis_running.url()

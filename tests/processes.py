@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -31,12 +32,18 @@ def clean_environment(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+@dataclass
+class Server:
+    """A started server process and a client for it."""
+
+    process: subprocess.Popen[bytes]
+    http: httpx.Client
+
+
 @contextmanager
-def running(
-    command: Sequence[str], port: int, env: dict[str, str], cwd: Path, log: Path
-) -> Iterator[httpx.Client]:
-    """``command`` running until the block ends, and a client for it once ``/healthz`` answers 200.
-    Its output goes to ``log`` (read it after the block: the process has stopped by then)."""
+def started(command: Sequence[str], port: int, env: dict[str, str], cwd: Path, log: Path) -> Iterator[Server]:
+    """``command`` running until the block ends (unless the test kills it first), and a client for
+    it once ``/healthz`` answers 200. Its output goes to ``log`` (read it after the block)."""
     with log.open("wb") as output:
         server = subprocess.Popen(list(command), cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
@@ -51,7 +58,17 @@ def running(
                     pass
                 assert time.monotonic() < deadline, f"the server did not answer within {START_SECONDS} s"
                 time.sleep(0.05)
-            yield http
+            yield Server(server, http)
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@contextmanager
+def running(
+    command: Sequence[str], port: int, env: dict[str, str], cwd: Path, log: Path
+) -> Iterator[httpx.Client]:
+    """``command`` running until the block ends, and a client for it once ``/healthz`` answers 200.
+    Its output goes to ``log`` (read it after the block: the process has stopped by then)."""
+    with started(command, port, env, cwd, log) as server:
+        yield server.http

@@ -19,6 +19,8 @@ LONGER_FOR_NOW = {
     "app/history.py": "split in the commit after the merge of the structure branch",
     "app/sheets.py": "split in the commit after the merge of the structure branch",
     "app/sheet_view.py": "split in the commit after the merge of the structure branch",
+    "app/store/redis.py": "split in the commit after the merge of the redis branch",
+    "app/store/sqlite.py": "split in the commit after the merge of the redis branch",
 }
 
 

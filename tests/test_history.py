@@ -37,7 +37,7 @@ from app.session import (
     train,
     undo,
 )
-from app.store import MemoryStore, SqliteStore
+from app.store import MemoryStore, RedisStore, SessionStore, SqliteStore
 from app.store.memory import MemoryLog
 from tests.test_session import assert_sessions_equal
 
@@ -188,48 +188,53 @@ Change = Callable[[Session], Session]
 
 
 class Paths:
-    """One session three ways: never stored, in a MemoryStore, in an SqliteStore."""
+    """One session several ways: never stored, and in each of some stores."""
 
-    def __init__(self, tmp_path: Path, session: Session) -> None:
+    def __init__(self, session: Session, stores: list[SessionStore]) -> None:
         self.free = session
-        self.memory = MemoryStore(ttl=1e9, max_sessions=10)
-        self.sqlite = SqliteStore(tmp_path / "h.sqlite3", ttl=1e9, max_sessions=10)
-        self.memory.add(session)
-        self.sqlite.add(session)
+        self.stores = stores
+        for store in stores:
+            store.add(session)
 
-    def apply(self, change: Change) -> tuple[Session, Session, Session]:
+    def apply(self, change: Change) -> tuple[Session, ...]:
         self.free = change(self.free)
-        return self.free, self.memory.update(self.free.id, change), self.sqlite.update(self.free.id, change)
+        return (self.free, *(store.update(self.free.id, change) for store in self.stores))
 
     def close(self) -> None:
-        self.sqlite.close()
+        for store in self.stores:
+            store.close()
 
 
-@pytest.fixture
-def paths(tmp_path: Path) -> Iterator[Paths]:
-    made = Paths(tmp_path, create("h", layers=[2, 3, 1], seed=11, dataset="xor"))
+@pytest.fixture(params=["memory+sqlite", "redis"])
+def paths(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Paths]:
+    stores: list[SessionStore] = (
+        [MemoryStore(ttl=1e9, max_sessions=10), SqliteStore(tmp_path / "h.sqlite3", ttl=1e9, max_sessions=10)]
+        if request.param == "memory+sqlite"
+        else [RedisStore(request.getfixturevalue("redis_url"), ttl=1e9, max_sessions=10)]
+    )
+    made = Paths(create("h", layers=[2, 3, 1], seed=11, dataset="xor"), stores)
     yield made
     made.close()
 
 
-def check(sessions: tuple[Session, Session, Session], ref: Reference) -> None:
-    free, memory, sqlite = sessions
+def check(sessions: tuple[Session, ...], ref: Reference) -> None:
+    free, *stored = sessions
     for s in sessions:
         assert s.step == ref.step
         assert [k.step for k in s.history.kept()] == ref.kept
         assert s.history.loss_count == ref.losses
         assert s.can_undo == any(k < ref.step for k in ref.kept)
-    for other in (memory, sqlite):
+    for other in stored:
         assert_sessions_equal(other, free)
         assert other.history.envelope().same_as(free.history.envelope())
         assert other.history.envelope(ref.step).same_as(envelope_of(free.history.losses(0, ref.step)))
-    assert memory.history.summary() == sqlite.history.summary()
+        assert other.history.summary() == free.history.summary()
 
 
 def test_every_loss_kept_belongs_to_its_update(paths: Paths) -> None:
     """The oracle for the loss values: each kept update's loss is the loss of a forward pass with
     its previous parameters on its sample, recomputed here by the engine."""
-    _, _, stored = paths.apply(lambda s: train(s, 300))
+    stored = paths.apply(lambda s: train(s, 300))[-1]
     for snap in stored.history.snapshots()[1:]:
         assert snap.previous is not None and snap.loss is not None
         data = stored.data
@@ -287,7 +292,7 @@ def test_random_walks_agree_with_the_reference_on_every_path(paths: Paths, seed:
         thinned = thinned or ref.kept[-1] - ref.kept[0] + 1 > len(ref.kept)
     assert thinned, "the walk should have gone past MAX_KEPT updates and thinned"
     # Export from every path is the same document, and importing it gives the session back.
-    documents = [codec.to_document(s) for s in (paths.free, paths.memory.get("h"), paths.sqlite.get("h"))]
-    assert documents[0] == documents[1] == documents[2]
-    back = codec.from_document(documents[2], "h")
+    documents = [codec.to_document(s) for s in (paths.free, *(store.get("h") for store in paths.stores))]
+    assert all(document == documents[0] for document in documents)
+    back = codec.from_document(documents[-1], "h")
     assert_sessions_equal(back, paths.free)

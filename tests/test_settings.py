@@ -57,6 +57,21 @@ def test_metrics_switch_reads_the_usual_spellings(raw: str, expected: bool) -> N
     assert Settings.from_env({"BACKPROP_METRICS": raw}).metrics is expected
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://cache:6379/0",
+        "redis://127.0.0.1:6380/2",
+        "redis://cache",
+        "rediss://user:secret@cache:6380/1",
+    ],
+)
+def test_a_redis_url_chooses_the_redis_store(url: str) -> None:
+    settings = Settings.from_env({"BACKPROP_STORE": url})
+    assert (settings.store, settings.redis_url) == ("redis", url)
+    assert Settings.from_env({}).redis_url == ""
+
+
 def test_xdg_data_home_moves_the_default_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", "/srv/data")
     assert default_data_dir() == Path("/srv/data/backprop-viz")
@@ -65,7 +80,22 @@ def test_xdg_data_home_moves_the_default_data_dir(monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"BACKPROP_STORE": "redis"}, "BACKPROP_STORE='redis': choose 'sqlite' or 'memory'"),
+        (
+            {"BACKPROP_STORE": "redis"},
+            "BACKPROP_STORE='redis': choose 'sqlite', 'memory' or redis://host:port/db",
+        ),
+        (
+            {"BACKPROP_STORE": "redis://cache:63a/0"},
+            "BACKPROP_STORE='redis://cache:63a/0': the port is not a number from 0 to 65535",
+        ),
+        (
+            {"BACKPROP_STORE": "redis://cache:6379/zero"},
+            "BACKPROP_STORE='redis://cache:6379/zero': use redis://host:port/db (db a number, default 0)",
+        ),
+        (
+            {"BACKPROP_STORE": "redis:///0"},
+            "BACKPROP_STORE='redis:///0': use redis://host:port/db (db a number, default 0)",
+        ),
         ({"BACKPROP_SESSION_TTL": "soon"}, "BACKPROP_SESSION_TTL='soon' is not a number"),
         ({"BACKPROP_MAX_SESSIONS": "0"}, "BACKPROP_MAX_SESSIONS='0' must be at least 1"),
         ({"BACKPROP_TRAIN_SECONDS": "-1"}, "BACKPROP_TRAIN_SECONDS='-1' must be at least 1"),

@@ -1,4 +1,5 @@
-"""Session stores (app/store.py): the same behaviour from MemoryStore and SqliteStore."""
+"""Session stores (app/store/): the same behaviour from MemoryStore, SqliteStore and RedisStore (on a
+real redis-server, see tests/redis_server.py), then what each backend adds."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from typing import Protocol
 
 import numpy as np
 import pytest
+import redis
 
 from app import codec
 from app.errors import PhaseError, SessionNotFoundError
 from app.session import Session, create, restore, run_backward, run_step, run_substep, train
 from app.settings import Settings
-from app.store import MemoryStore, SessionStore, SqliteStore, open_store
+from app.store import MemoryStore, RedisStore, SessionStore, SqliteStore, open_store
+from tests.redis_server import wait_until
 from tests.test_session import assert_params_equal, assert_sessions_equal, stepped
 
 TTL = 100.0
@@ -46,16 +49,19 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StoreFactory]:
-    """Stores of one kind on the test's clock; SqliteStores share one file (a second is a restart)."""
+def factory(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StoreFactory]:
+    """Stores of the kind ``request.param`` on the test's clock; SqliteStores share one file and
+    RedisStores one database (a second store is another server process, or a restart)."""
     kind: str = request.param
     made: list[SessionStore] = []
+    url = request.getfixturevalue("redis_url") if kind == "redis" else ""
 
     def make(*, max_sessions: int = 100) -> SessionStore:
         store: SessionStore
         if kind == "memory":
             store = MemoryStore(ttl=TTL, max_sessions=max_sessions, clock=clock)
+        elif kind == "redis":
+            store = RedisStore(url, ttl=TTL, max_sessions=max_sessions, clock=clock)
         else:
             store = SqliteStore(
                 tmp_path / "db" / "sessions.sqlite3", ttl=TTL, max_sessions=max_sessions, clock=clock
@@ -66,6 +72,19 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock)
     yield make
     for store in made:
         store.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StoreFactory]:
+    yield from factory(request, tmp_path, clock)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_clocked_store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> Iterator[StoreFactory]:
+    """The stores whose records expire by the test's clock (Redis counts time itself)."""
+    yield from factory(request, tmp_path, clock)
 
 
 @pytest.fixture
@@ -146,7 +165,7 @@ def test_update_is_atomic_when_the_change_raises(
     # The store still works afterwards (no lock or transaction left open).
     assert store.update("a", run_step).step == 3
     # ... and a second store on the same data sees the committed state only.
-    if isinstance(store, SqliteStore):
+    if isinstance(store, (SqliteStore, RedisStore)):
         assert_sessions_equal(make_store().get("a"), run_step(session))
 
 
@@ -648,3 +667,158 @@ def test_sqlite_ping_raises_when_the_file_cannot_be_reached(tmp_path: Path) -> N
     store = SqliteStore(tmp_path / "not-a-folder" / "sessions.sqlite3", ttl=60.0, max_sessions=10)
     with pytest.raises(OSError, match="not-a-folder"):
         store.ping()
+
+
+# --------------------------------------------------------------------------------------------
+# Records
+# --------------------------------------------------------------------------------------------
+
+
+def let_expire(store: SessionStore, clock: FakeClock, kind: str, key: str, ttl: float) -> None:
+    """Let a record put with ``ttl`` expire: the test's clock moves on by ``ttl``; Redis counts the
+    time itself, so there the record's time to live is cut to 1 ms and the test waits it out."""
+    clock.advance(ttl)
+    if isinstance(store, RedisStore):
+        with redis.Redis.from_url(store.url) as client:
+            assert client.pexpire(f"backprop:r:{kind}:{key}", 1)
+            wait_until(lambda: client.exists(f"backprop:r:{kind}:{key}") == 0, 10.0, "the record to expire")
+
+
+def test_records_put_get_and_delete(store: SessionStore) -> None:
+    assert store.get_record("lease", "a") is None
+    assert store.put_record("lease", "a", b"first", 60.0) is True
+    assert store.get_record("lease", "a") == b"first"
+    assert store.put_record("lease", "a", b"second", 60.0) is True  # replaces
+    assert store.get_record("lease", "a") == b"second"
+    # Kinds and keys are separate names; a record is not a session.
+    assert store.put_record("other", "a", b"\x00\xff binary", 60.0)
+    assert store.put_record("lease", "a:b", b"", 60.0)
+    assert store.get_record("other", "a") == b"\x00\xff binary"
+    assert store.get_record("lease", "a:b") == b""
+    assert store.get_record("lease", "a") == b"second"
+    assert store.count() == 0
+    assert store.delete_record("lease", "a") is True
+    assert store.get_record("lease", "a") is None
+    assert store.delete_record("lease", "a") is False
+    assert store.get_record("other", "a") == b"\x00\xff binary"
+
+
+def test_records_only_if_absent(store: SessionStore, clock: FakeClock) -> None:
+    assert store.put_record("lease", "a", b"mine", 10.0, only_if_absent=True) is True
+    assert store.put_record("lease", "a", b"yours", 10.0, only_if_absent=True) is False
+    assert store.get_record("lease", "a") == b"mine"
+    let_expire(store, clock, "lease", "a", 10.0)
+    assert store.put_record("lease", "a", b"yours", 10.0, only_if_absent=True) is True
+    assert store.get_record("lease", "a") == b"yours"
+
+
+def test_records_compare_and_set(store: SessionStore, clock: FakeClock) -> None:
+    assert store.replace_record("lease", "a", b"x", b"y", 10.0) is False  # nothing there
+    assert store.get_record("lease", "a") is None
+    store.put_record("lease", "a", b"x", 10.0)
+    assert store.replace_record("lease", "a", b"not x", b"y", 10.0) is False
+    assert store.get_record("lease", "a") == b"x"
+    assert store.replace_record("lease", "a", b"x", b"y", 10.0) is True
+    assert store.get_record("lease", "a") == b"y"
+    assert store.delete_record("lease", "a", expected=b"x") is False
+    assert store.get_record("lease", "a") == b"y"
+    assert store.delete_record("lease", "a", expected=b"y") is True
+    assert store.get_record("lease", "a") is None
+    # An expired record is nothing: it cannot be replaced or deleted.
+    store.put_record("lease", "b", b"old", 10.0)
+    let_expire(store, clock, "lease", "b", 10.0)
+    assert store.replace_record("lease", "b", b"old", b"new", 10.0) is False
+    assert store.delete_record("lease", "b", expected=b"old") is False
+    assert store.get_record("lease", "b") is None
+
+
+def test_records_expire_after_their_ttl_and_a_replace_renews_it(
+    make_clocked_store: StoreFactory, clock: FakeClock
+) -> None:
+    """(Redis: tests/test_store_redis.py::test_records_use_redis_expiry.)"""
+    store = make_clocked_store()
+    store.put_record("lease", "a", b"x", 10.0)
+    clock.advance(9.5)
+    assert store.get_record("lease", "a") == b"x"
+    assert store.replace_record("lease", "a", b"x", b"x", 10.0)  # a renewal: 10 s from now
+    clock.advance(9.5)
+    assert store.get_record("lease", "a") == b"x"
+    clock.advance(0.5)  # exactly the ttl since the renewal: gone
+    assert store.get_record("lease", "a") is None
+
+
+def test_expired_records_do_not_pile_up(make_clocked_store: StoreFactory, clock: FakeClock) -> None:
+    """(Redis drops expired keys itself.)"""
+    store = make_clocked_store()
+    assert isinstance(store, (MemoryStore, SqliteStore))
+    for k in range(300):
+        store.put_record("idem", f"k{k}", b"answer", 5.0)
+    assert store.record_count() == 300
+    clock.advance(6.0)
+    for _ in range(300):  # a few writes of one live record drop every expired one
+        store.put_record("lease", "live", b"x", 5.0)
+    assert store.record_count() == 1
+    assert store.get_record("lease", "live") == b"x"
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value", "ttl", "message"),
+    [
+        ("", "a", b"", 1.0, "record kind"),
+        ("Lease", "a", b"", 1.0, "record kind"),
+        ("lease:x", "a", b"", 1.0, "record kind"),
+        ("a" * 33, "a", b"", 1.0, "record kind"),
+        ("lease", "", b"", 1.0, "record key"),
+        ("lease", "k" * 257, b"", 1.0, "record key"),
+        ("lease", "a", b"x" * (64 * 1024 + 1), 1.0, "record value"),
+        ("lease", "a", b"", 0.0, "record ttl"),
+        ("lease", "a", b"", -1.0, "record ttl"),
+        ("lease", "a", b"", float("inf"), "record ttl"),
+        ("lease", "a", b"", float("nan"), "record ttl"),
+    ],
+)
+def test_malformed_records_are_refused(
+    store: SessionStore, kind: str, key: str, value: bytes, ttl: float, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        store.put_record(kind, key, value, ttl)
+    with pytest.raises(ValueError, match=message):
+        store.replace_record(kind, key, b"", value, ttl)
+    if message in ("record kind", "record key"):
+        with pytest.raises(ValueError, match=message):
+            store.get_record(kind, key)
+        with pytest.raises(ValueError, match=message):
+            store.delete_record(kind, key)
+    assert store.put_record("lease", "a", b"x" * (64 * 1024), 1.0)  # the largest value is fine
+
+
+def test_records_are_atomic_between_stores_on_the_same_data(make_store: StoreFactory) -> None:
+    """Stores of one backend on the same data stand for server processes (a memory store for the
+    threads of one): one of 16 racing takes a lease, and 16 × 20 compare-and-set increments all count."""
+    first = make_store()
+    stores = [first, *([make_store() for _ in range(3)] if not isinstance(first, MemoryStore) else [])]
+    start = threading.Barrier(16, timeout=30)
+
+    def take(k: int) -> bool:
+        start.wait()
+        return stores[k % len(stores)].put_record("lease", "one", str(k).encode(), 60.0, only_if_absent=True)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert sum(pool.map(take, range(16))) == 1
+    first.put_record("counter", "n", b"0", 60.0)
+
+    def increment(k: int) -> int:
+        own = stores[k % len(stores)]
+        tries = 0
+        for _ in range(20):
+            while True:
+                tries += 1
+                current = own.get_record("counter", "n")
+                assert current is not None
+                if own.replace_record("counter", "n", current, str(int(current) + 1).encode(), 60.0):
+                    break
+        return tries
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(increment, range(16)))
+    assert first.get_record("counter", "n") == b"320"

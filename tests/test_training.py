@@ -6,9 +6,11 @@ and joins every run thread before the test ends.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from app.errors import DivergenceError, InvalidInputError, PhaseError, SessionNo
 from app.session import Session
 from app.store import MemoryStore, SessionStore, SqliteStore
 from app.training import Runs, RunStatus
+from tests.test_store import FakeClock
 
 WAIT = 20.0  # seconds: a generous bound; the waits normally end within milliseconds
 LONG = 100_000  # epochs: far more than any test lets finish
@@ -42,8 +45,8 @@ def store() -> CountingStore:
 
 
 @pytest.fixture
-def runs() -> Iterator[Runs]:
-    registry = Runs()
+def runs(store: CountingStore) -> Iterator[Runs]:
+    registry = Runs(store)
     yield registry
     registry.shutdown(timeout=WAIT)
     assert registry.active_count() == 0
@@ -89,10 +92,10 @@ def assert_same_params(ours: Session, theirs: Session) -> None:
 
 
 def test_a_run_equals_the_same_epochs_of_train(store: CountingStore) -> None:
-    runs = Runs(chunk_seconds=0.0005)  # tiny chunks: many of them
+    runs = Runs(store, chunk_seconds=0.0005)  # tiny chunks: many of them
     try:
         original = xor(store, mode="sgd")  # 4 steps per epoch
-        started = runs.start(store, "s", 60, seconds_limit=WAIT)
+        started = runs.start("s", 60, seconds_limit=WAIT)
         assert started.state == "running" and started.steps_total == 240 and started.epochs == 60
         status = finished(runs, "s")
     finally:
@@ -111,23 +114,25 @@ def test_a_run_equals_the_same_epochs_of_train(store: CountingStore) -> None:
     assert status.loss == stored.loss_history[-1]
 
 
-def test_a_run_on_the_sqlite_store_equals_train(tmp_path: Path, runs: Runs) -> None:
+def test_a_run_on_the_sqlite_store_equals_train(tmp_path: Path) -> None:
     sqlite = SqliteStore(tmp_path / "sessions.sqlite3", ttl=3600.0, max_sessions=10)
+    runs = Runs(sqlite)
     try:
         original = xor(sqlite, mode="sgd")
-        runs.start(sqlite, "s", 40, seconds_limit=WAIT)
+        runs.start("s", 40, seconds_limit=WAIT)
         assert finished(runs, "s").state == "done"
         stored = sqlite.get("s")
         expected = session.train(original, 40)
         assert_same_params(stored, expected)
         assert stored.step == 160 and stored.loss_history == expected.loss_history
     finally:
+        runs.shutdown(timeout=WAIT)
         sqlite.close()
 
 
 def test_a_run_in_batch_mode_counts_one_step_per_epoch(store: CountingStore, runs: Runs) -> None:
     original = xor(store)
-    assert runs.start(store, "s", 30, seconds_limit=WAIT).steps_total == 30
+    assert runs.start("s", 30, seconds_limit=WAIT).steps_total == 30
     assert finished(runs, "s").state == "done"
     assert_same_params(store.get("s"), session.train(original, 30))
 
@@ -140,21 +145,21 @@ def test_a_run_in_batch_mode_counts_one_step_per_epoch(store: CountingStore, run
 def test_a_second_start_while_running_is_refused(store: CountingStore, runs: Runs) -> None:
     xor(store)
     xor(store, "other")
-    runs.start(store, "s", LONG, seconds_limit=WAIT)
+    runs.start("s", LONG, seconds_limit=WAIT)
     with pytest.raises(PhaseError, match="already going on for this session"):
-        runs.start(store, "s", 10, seconds_limit=WAIT)
-    runs.start(store, "other", 5, seconds_limit=WAIT)  # another session may run meanwhile
+        runs.start("s", 10, seconds_limit=WAIT)
+    runs.start("other", 5, seconds_limit=WAIT)  # another session may run meanwhile
     assert finished(runs, "other").state == "done"
     runs.cancel("s")
     assert finished(runs, "s").state == "cancelled"
     # Once the run has ended, a new one may start.
-    runs.start(store, "s", 5, seconds_limit=WAIT)
+    runs.start("s", 5, seconds_limit=WAIT)
     assert finished(runs, "s").state == "done"
 
 
 def test_cancel_stops_early_and_leaves_the_session_consistent(store: CountingStore, runs: Runs) -> None:
     original = xor(store)
-    runs.start(store, "s", LONG, seconds_limit=WAIT)
+    runs.start("s", LONG, seconds_limit=WAIT)
     wait_until(lambda: (s := runs.status("s")) is not None and s.steps_done > 0)
     asked = runs.cancel("s")
     assert asked is not None and asked.session_id == "s"
@@ -170,7 +175,7 @@ def test_cancel_stops_early_and_leaves_the_session_consistent(store: CountingSto
 
 def test_a_run_past_its_time_limit_times_out(store: CountingStore, runs: Runs) -> None:
     xor(store)
-    runs.start(store, "s", LONG, seconds_limit=0.05)
+    runs.start("s", LONG, seconds_limit=0.05)
     status = finished(runs, "s")
     assert status.state == "timeout"
     assert 0 < status.steps_done < LONG
@@ -195,7 +200,7 @@ def test_divergence_leaves_the_session_at_the_last_good_chunk(store: CountingSto
         ),
     )
     diverges_at = next(k for k in range(1, 100) if not _trains(original, k))
-    runs.start(store, "s", 1000, seconds_limit=WAIT)
+    runs.start("s", 1000, seconds_limit=WAIT)
     status = finished(runs, "s")
     assert status.state == "diverged"
     assert "diverged" in status.message and "lower the learning rate" in status.message
@@ -215,7 +220,7 @@ def _trains(start: Session, steps: int) -> bool:
 
 def test_a_session_that_disappears_ends_the_run(store: CountingStore, runs: Runs) -> None:
     xor(store)
-    runs.start(store, "s", LONG, seconds_limit=WAIT)
+    runs.start("s", LONG, seconds_limit=WAIT)
     wait_until(lambda: (s := runs.status("s")) is not None and s.steps_done > 0)
     store.delete("s")
     status = finished(runs, "s")
@@ -230,7 +235,7 @@ def test_a_session_that_disappears_ends_the_run(store: CountingStore, runs: Runs
 
 def test_other_requests_on_the_session_get_in_between_chunks(store: CountingStore, runs: Runs) -> None:
     xor(store)
-    runs.start(store, "s", LONG, seconds_limit=WAIT)
+    runs.start("s", LONG, seconds_limit=WAIT)
     wait_until(lambda: (s := runs.status("s")) is not None and s.steps_done > 0)
     began = time.monotonic()
     forwarded = store.update("s", session.run_forward)
@@ -255,15 +260,15 @@ def test_start_validates_like_train(store: CountingStore, runs: Runs) -> None:
     xor(store)
     add(store, session.create("ring", dataset="circle"))  # 24 samples, SGD
     with pytest.raises(InvalidInputError, match=r"epochs: must lie in 1\.\.100000, got 0$"):
-        runs.start(store, "s", 0, seconds_limit=WAIT)
+        runs.start("s", 0, seconds_limit=WAIT)
     with pytest.raises(InvalidInputError, match=r"epochs: must lie in 1\.\.100000, got 100001$"):
-        runs.start(store, "s", 100_001, seconds_limit=WAIT)
+        runs.start("s", 100_001, seconds_limit=WAIT)
     with pytest.raises(InvalidInputError, match="are 2400000 steps; one run takes at most 1000000"):
-        runs.start(store, "ring", LONG, seconds_limit=WAIT)
+        runs.start("ring", LONG, seconds_limit=WAIT)
     with pytest.raises(InvalidInputError, match="seconds_limit"):
-        runs.start(store, "s", 5, seconds_limit=0.0)
+        runs.start("s", 5, seconds_limit=0.0)
     with pytest.raises(SessionNotFoundError):
-        runs.start(store, "nobody", 5, seconds_limit=WAIT)
+        runs.start("nobody", 5, seconds_limit=WAIT)
     assert runs.status("s") is None and runs.active_count() == 0
 
 
@@ -272,22 +277,26 @@ def test_unknown_sessions_have_no_status(runs: Runs) -> None:
     assert runs.cancel("nobody") is None
 
 
-def test_finished_statuses_are_kept_up_to_a_bound(store: CountingStore) -> None:
-    runs = Runs(max_finished=2)
+def test_finished_statuses_are_kept_for_a_while() -> None:
+    clock = FakeClock()
+    store = MemoryStore(ttl=3600.0, max_sessions=100, clock=clock)
+    runs = Runs(store, status_seconds=60.0)
     try:
-        for name in ("a", "b", "c"):
+        for name in ("a", "b"):
             xor(store, name)
-            runs.start(store, name, 3, seconds_limit=WAIT)
+            runs.start(name, 3, seconds_limit=WAIT)
             assert finished(runs, name).state == "done"
+            clock.advance(31.0)
     finally:
         runs.shutdown(timeout=WAIT)
-    assert runs.status("a") is None  # the oldest was dropped
-    assert [runs.status(n).state for n in ("b", "c")] == ["done", "done"]  # type: ignore[union-attr]
+    assert runs.status("a") is None  # ended 62 s ago: forgotten
+    status = runs.status("b")
+    assert status is not None and status.state == "done"
 
 
 def test_statuses_are_frozen_snapshots(store: CountingStore, runs: Runs) -> None:
     xor(store)
-    first = runs.start(store, "s", 20, seconds_limit=WAIT)
+    first = runs.start("s", 20, seconds_limit=WAIT)
     final = finished(runs, "s")
     assert first.steps_done == 0 and first.state == "running" and first.loss is None
     assert final.steps_done == 20 and final.fraction == 1.0 and final.loss is not None
@@ -295,12 +304,123 @@ def test_statuses_are_frozen_snapshots(store: CountingStore, runs: Runs) -> None
 
 def test_the_number_of_runs_at_once_is_capped() -> None:
     store = MemoryStore(ttl=3600.0, max_sessions=100)
-    runs = Runs(max_active=2)
+    runs = Runs(store, max_active=2)
     for name in ("a", "b", "c"):
         store.add(session.create(name))
-    runs.start(store, "a", 100_000, seconds_limit=30)
-    runs.start(store, "b", 100_000, seconds_limit=30)
+    runs.start("a", 100_000, seconds_limit=30)
+    runs.start("b", 100_000, seconds_limit=30)
     with pytest.raises(PhaseError, match="already running 2 trainings"):
-        runs.start(store, "c", 10, seconds_limit=30)
+        runs.start("c", 10, seconds_limit=30)
     runs.shutdown()
     assert runs.active_count() == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Several processes: two registries on one store stand for two server processes
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def other(store: CountingStore) -> Iterator[Runs]:
+    """A second registry on the same store: another server process."""
+    registry = Runs(store)
+    yield registry
+    registry.shutdown(timeout=WAIT)
+    assert registry.active_count() == 0
+
+
+def test_one_run_per_session_across_processes_progress_and_cancel(
+    store: CountingStore, runs: Runs, other: Runs
+) -> None:
+    original = xor(store)
+    runs.start("s", LONG, seconds_limit=WAIT)
+    with pytest.raises(PhaseError, match="already going on for this session"):
+        other.start("s", 10, seconds_limit=WAIT)
+    assert other.active_count() == 0
+    # The other process sees the run's progress as it is published (every sync_seconds).
+    wait_until(lambda: (s := other.status("s")) is not None and s.steps_done > 0)
+    seen = other.status("s")
+    assert seen is not None and seen.active and seen.steps_total == LONG
+    # ... and its cancel stops it.
+    asked = other.cancel("s")
+    assert asked is not None and asked.active
+    status = other.wait("s", timeout=WAIT)
+    assert status is not None and status.state == "cancelled"
+    assert status == runs.status("s")
+    stored = store.get("s")
+    assert stored.step == status.steps_done
+    assert_same_params(stored, session.train(original, status.steps_done))
+    # Once it has ended, either process may start the next one.
+    other.start("s", 5, seconds_limit=WAIT)
+    assert finished(other, "s").state == "done"
+    assert finished(runs, "s").state == "done"
+
+
+def died(store: SessionStore, session_id: str, steps_done: int) -> None:
+    """What a process killed while it ran a run leaves: a lease and a "running" status it published."""
+    store.put_record("run-lease", session_id, b"dead", 10.0)
+    status = RunStatus(session_id, "running", 50, 50, steps_done, 0.5, 1.0, None, "")
+    store.put_record("run", session_id, json.dumps({**asdict(status), "token": "dead"}).encode(), 3600.0)
+
+
+def test_a_run_whose_process_died_is_failed_once_its_lease_runs_out() -> None:
+    clock = FakeClock()
+    store = MemoryStore(ttl=3600.0, max_sessions=10, clock=clock)
+    xor(store)
+    died(store, "s", 7)
+    runs = Runs(store)
+    try:
+        status = runs.status("s")
+        assert status is not None and status.state == "running"  # the lease may still be renewed
+        with pytest.raises(PhaseError, match="already going on"):
+            runs.start("s", 5, seconds_limit=WAIT)
+        clock.advance(10.0)  # no renewal for LEASE_SECONDS
+        status = runs.status("s")
+        assert status is not None and status.state == "failed" and status.steps_done == 7
+        assert status.message == (
+            "the server process running it stopped "
+            "(after 7 of 50 steps; the session keeps every step it saved)"
+        )
+        assert status.finished is not None
+        assert Runs(store).status("s") == status  # recorded: every process reads the same
+        assert runs.cancel("s") == status
+        runs.start("s", 5, seconds_limit=WAIT)  # the session is free again
+        assert finished(runs, "s").state == "done"
+    finally:
+        runs.shutdown(timeout=WAIT)
+
+
+def test_a_run_that_has_published_its_end_does_not_block_the_next() -> None:
+    """Between publishing how it ended and letting go of its lease a run holds both: a new run takes
+    the lease over rather than being refused."""
+    store = MemoryStore(ttl=3600.0, max_sessions=10)
+    xor(store)
+    store.put_record("run-lease", "s", b"old", 10.0)
+    ended = RunStatus("s", "done", 5, 5, 5, 0.5, 1.0, 2.0, "trained 5 epochs (5 steps)")
+    store.put_record("run", "s", json.dumps({**asdict(ended), "token": "old"}).encode(), 3600.0)
+    runs = Runs(store)
+    try:
+        assert runs.start("s", 5, seconds_limit=WAIT).active
+        assert finished(runs, "s").state == "done"
+        assert store.get_record("run-lease", "s") is None  # the new run let go of it
+    finally:
+        runs.shutdown(timeout=WAIT)
+
+
+def test_a_run_that_loses_its_lease_stops() -> None:
+    """A process that cannot renew its lease in time (the clock jumps past it) must not go on: by
+    then another process may have started a run on the session."""
+    clock = FakeClock()
+    store = MemoryStore(ttl=1e9, max_sessions=10, clock=clock)
+    xor(store)
+    runs = Runs(store, sync_seconds=0.0)  # renews before every chunk
+    try:
+        runs.start("s", LONG, seconds_limit=WAIT)
+        wait_until(lambda: (s := runs.status("s")) is not None and s.steps_done > 0)
+        clock.advance(10.0)
+        status = finished(runs, "s")
+        assert status.state == "failed"
+        assert "lost its lease" in status.message
+        assert store.get("s").step == status.steps_done
+    finally:
+        runs.shutdown(timeout=WAIT)

@@ -131,6 +131,10 @@ class MemoryStore(SessionStore):
         self._sessions: OrderedDict[str, _Entry] = OrderedDict()
         # Guards the dict itself; the per-session locks serialise the work on one session.
         self._table = threading.Lock()
+        # Records: (kind, key) -> (value, expiry time); writes since the expired ones were last dropped.
+        self._records: dict[tuple[str, str], tuple[bytes, float]] = {}
+        self._writes = 0
+        self._records_lock = threading.Lock()
 
     def add(self, session: Session) -> Session:
         now = self.clock()
@@ -189,3 +193,52 @@ class MemoryStore(SessionStore):
             if entry is None or now - entry.used > self.ttl:
                 raise SessionNotFoundError(session_id)
             return entry.version
+
+    # Records
+
+    def _live(self, name: tuple[str, str], now: float) -> bytes | None:
+        found = self._records.get(name)
+        return found[0] if found is not None and found[1] > now else None
+
+    def _set(self, name: tuple[str, str], value: bytes, ttl: float, now: float) -> None:
+        """Store a record (called with the records' lock held). Once there have been as many writes
+        as records (64 at least) the expired ones are dropped: a constant cost per write, and
+        never more than about twice the live records (plus 64) held."""
+        self._writes += 1
+        if self._writes >= max(64, len(self._records)):
+            self._writes = 0
+            self._records = {n: found for n, found in self._records.items() if found[1] > now}
+        self._records[name] = (value, now + ttl)
+
+    def _put_record(self, kind: str, key: str, value: bytes, ttl: float, only_if_absent: bool) -> bool:
+        now = self.clock()
+        with self._records_lock:
+            if only_if_absent and self._live((kind, key), now) is not None:
+                return False
+            self._set((kind, key), value, ttl, now)
+            return True
+
+    def _get_record(self, kind: str, key: str) -> bytes | None:
+        with self._records_lock:
+            return self._live((kind, key), self.clock())
+
+    def _replace_record(self, kind: str, key: str, expected: bytes, value: bytes, ttl: float) -> bool:
+        now = self.clock()
+        with self._records_lock:
+            if self._live((kind, key), now) != expected:
+                return False
+            self._set((kind, key), value, ttl, now)
+            return True
+
+    def _delete_record(self, kind: str, key: str, expected: bytes | None) -> bool:
+        with self._records_lock:
+            current = self._live((kind, key), self.clock())
+            if current is None or (expected is not None and current != expected):
+                return False
+            del self._records[(kind, key)]
+            return True
+
+    def record_count(self) -> int:
+        """Records held, expired ones not yet dropped included (for tests)."""
+        with self._records_lock:
+            return len(self._records)

@@ -1,9 +1,10 @@
 """Sessions in an embedded SQLite file (WAL mode): they survive a restart of the server.
 
-Four tables: ``session_states`` (one row per session: its state document, a few KB, its last use and
+Five tables: ``session_states`` (one row per session: its state document, a few KB, its last use and
 a version), and the history as an append-only log — ``losses`` (fixed-size chunks of float64),
 ``kept`` (one row per kept state) and ``envelope`` (the min–max buckets of the loss curve). A step
-rewrites the state row and touches one or two rows of the log, whatever the history holds.
+rewrites the state row and touches one or two rows of the log, whatever the history holds. The
+fifth, ``records``, holds the store's small records (see :class:`SessionStore`) with their expiry time.
 
 Connections come from a pool (threads that come and go, like training runs, leave none behind);
 writes run in ``BEGIN IMMEDIATE`` transactions and a session's row carries a version, so several
@@ -67,6 +68,11 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS envelope ("
     " sid TEXT NOT NULL, bucket INTEGER NOT NULL, low REAL NOT NULL, high REAL NOT NULL,"
     " low_at INTEGER NOT NULL, high_at INTEGER NOT NULL, PRIMARY KEY (sid, bucket)) WITHOUT ROWID",
+    # Added after layout 2 without a new version: a file of layout 2 simply gains the table.
+    "CREATE TABLE IF NOT EXISTS records ("
+    " kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires REAL NOT NULL,"
+    " PRIMARY KEY (kind, key))",
+    "CREATE INDEX IF NOT EXISTS records_expires ON records (expires)",
 )
 HISTORY_TABLES = ("losses", "kept", "envelope")
 
@@ -461,6 +467,57 @@ class SqliteStore(SessionStore):
     def ping(self) -> None:
         """The file opens (created if need be) and its table reads."""
         self._query("SELECT 1 FROM session_states LIMIT 1", ())
+
+    # ----------------------------------------------------------------------------------------
+    # Records
+    # ----------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _record_write(self) -> Iterator[tuple[sqlite3.Connection, float]]:
+        """A write transaction on the records, the expired ones dropped first (the index finds them)."""
+        now = self.clock()
+        with self._transaction() as db:
+            db.execute("DELETE FROM records WHERE expires <= ?", (now,))
+            yield db, now
+
+    def _put_record(self, kind: str, key: str, value: bytes, ttl: float, only_if_absent: bool) -> bool:
+        verb = "INSERT OR IGNORE" if only_if_absent else "INSERT OR REPLACE"
+        with self._record_write() as (db, now):
+            return bool(
+                db.execute(
+                    f"{verb} INTO records (kind, key, value, expires) VALUES (?, ?, ?, ?)",
+                    (kind, key, value, now + ttl),
+                ).rowcount
+            )
+
+    def _get_record(self, kind: str, key: str) -> bytes | None:
+        rows = self._query(
+            "SELECT value FROM records WHERE kind = ? AND key = ? AND expires > ?", (kind, key, self.clock())
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def _replace_record(self, kind: str, key: str, expected: bytes, value: bytes, ttl: float) -> bool:
+        with self._record_write() as (db, now):
+            return bool(
+                db.execute(
+                    "UPDATE records SET value = ?, expires = ? WHERE kind = ? AND key = ? AND value = ?",
+                    (value, now + ttl, kind, key, expected),
+                ).rowcount
+            )
+
+    def _delete_record(self, kind: str, key: str, expected: bytes | None) -> bool:
+        with self._record_write() as (db, _):
+            if expected is None:
+                cursor = db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
+            else:
+                cursor = db.execute(
+                    "DELETE FROM records WHERE kind = ? AND key = ? AND value = ?", (kind, key, expected)
+                )
+            return bool(cursor.rowcount)
+
+    def record_count(self) -> int:
+        """Rows in the records table, expired ones not yet dropped included (for tests)."""
+        return int(self._query("SELECT COUNT(*) FROM records", ())[0][0])
 
     def open_connections(self) -> int:
         """How many connections the pool holds (as many as requests were ever at once)."""

@@ -270,7 +270,7 @@ def start_run(
 ) -> RunState:
     """Train `epochs` epochs in the background, in short atomic chunks (other requests on the
     session go on between them); poll `GET .../runs` for progress. 409 if a run is already going."""
-    return run_of(runs.start(store, session_id, body.epochs, seconds_limit=settings.train_seconds))
+    return run_of(runs.start(session_id, body.epochs, seconds_limit=settings.train_seconds))
 
 
 @router.get("/sessions/{session_id}/runs", response_model=RunState, responses=ERRORS)

@@ -81,9 +81,7 @@ async def start_run(
     epochs, error = parse_epochs(posted.values.get("epochs"))
     if epochs is not None:
         try:
-            await run_in_threadpool(
-                runs.start, store, current.id, epochs, seconds_limit=settings.train_seconds
-            )
+            await run_in_threadpool(runs.start, current.id, epochs, seconds_limit=settings.train_seconds)
         except SessionNotFoundError:
             return lost_session(request)
         except REFUSALS as exc:
