@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.history import Envelope, envelope_of
+from app.envelope import Envelope, envelope_of
 from app.notation import MINUS, fmt
 
 WIDTH = 720.0

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -21,12 +21,13 @@ from app import engine
 from app.datasets import BUILTIN, Dataset, make_dataset
 from app.engine import Architecture, Parameters
 from app.errors import InvalidInputError, NotASessionDocumentError
-from app.history import History, HistorySource, Snapshot, Summary, history_of
+from app.history import Snapshot, history_of
 from app.limits import MAX_HISTORY, MAX_LOSS_HISTORY, MAX_SEED, RECENT_LOSSES
 from app.session import (
     PHASES,
     Config,
     Origin,
+    Phase,
     Progress,
     Session,
     progress_of,
@@ -35,16 +36,13 @@ from app.session import (
 
 FORMAT = "backprop-viz.session"
 VERSION = 1
-#: The state document a store saves (the history lives in the store's log).
-STATE_FORMAT = "backprop-viz.state"
-STATE_VERSION = 2
 
 
-def _pack(values: Sequence[float] | np.ndarray) -> str:
+def pack(values: Sequence[float] | np.ndarray) -> str:
     return base64.b64encode(np.asarray(values, dtype="<f8").tobytes()).decode("ascii")
 
 
-def _unpack(text: str) -> np.ndarray:
+def unpack(text: str) -> np.ndarray:
     raw = base64.b64decode(text.encode("ascii"), validate=True)
     if len(raw) % 8:
         raise NotASessionDocumentError("a packed float array has a length that is not a multiple of 8 bytes")
@@ -52,13 +50,28 @@ def _unpack(text: str) -> np.ndarray:
 
 
 def _floats(value: Any, compact: bool) -> Any:
-    return _pack(value) if compact else [float(v) for v in value]
+    return pack(value) if compact else [float(v) for v in value]
 
 
 def _read_floats(value: Any) -> list[float]:
     if isinstance(value, str):
-        return [float(v) for v in _unpack(value)]
-    return [float(v) for v in value]
+        return [float(v) for v in unpack(value)]
+    if not isinstance(value, list):
+        raise NotASessionDocumentError("loss_trajectory: must be a list of numbers")
+    return [number(v, "loss_trajectory") for v in value]
+
+
+def numbers(value: Any, depth: int, name: str) -> Any:
+    """``value`` if it is lists nested ``depth`` deep around numbers (not bools or strings): what
+    JSON must hold where weights, biases, inputs and targets go."""
+    if depth == 0:
+        number(value, name)
+        return value
+    if not isinstance(value, list):
+        raise NotASessionDocumentError(f"{name}: must be a list")
+    for item in value:
+        numbers(item, depth - 1, name)
+    return value
 
 
 def params_to_json(params: Parameters) -> dict[str, Any]:
@@ -66,7 +79,9 @@ def params_to_json(params: Parameters) -> dict[str, Any]:
 
 
 def params_from_json(arch: Architecture, value: Mapping[str, Any]) -> Parameters:
-    return engine.make_parameters(arch, value["weights"], value["biases"])
+    weights = numbers(value["weights"], 3, "weights")
+    biases = numbers(value["biases"], 2, "biases")
+    return engine.make_parameters(arch, weights, biases)
 
 
 def flatten(params: Parameters) -> np.ndarray:
@@ -114,29 +129,60 @@ def config_to_json(config: Config) -> dict[str, Any]:
     }
 
 
+def whole(value: Any, name: str) -> int:
+    """A whole number as JSON writes it: an int, not a bool, a float or a string."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise NotASessionDocumentError(f"{name}: must be a whole number, got {value!r}"[:200])
+    return value
+
+
+def number(value: Any, name: str) -> float:
+    """A number as JSON writes it: an int or a float, not a bool or a string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NotASessionDocumentError(f"{name}: must be a number, got {value!r}"[:200])
+    return float(value)
+
+
+def flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise NotASessionDocumentError(f"{name}: must be true or false, got {value!r}"[:200])
+    return value
+
+
+def text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise NotASessionDocumentError(f"{name}: must be a string, got {value!r}"[:200])
+    return value
+
+
 def config_from_json(value: Mapping[str, Any]) -> Config:
+    layers = value["layers"]
+    if not isinstance(layers, list):
+        raise NotASessionDocumentError("layers: must be a list of whole numbers")
     arch = Architecture(
-        tuple(int(n) for n in value["layers"]),
-        str(value["activation"]),
-        str(value["output_activation"]),
-        str(value["loss"]),
+        tuple(whole(n, "layers") for n in layers),
+        text(value["activation"], "activation"),
+        text(value["output_activation"], "output_activation"),
+        text(value["loss"], "loss"),
     )
-    seed = int(value["seed"])
+    seed = whole(value["seed"], "seed")
     if not 0 <= seed <= MAX_SEED:
         raise NotASessionDocumentError(f"seed: must lie in 0..{MAX_SEED}, got {seed}")
     return Config(
         arch,
-        float(value["learning_rate"]),
-        bool(value["train_biases"]),
+        number(value["learning_rate"], "learning_rate"),
+        flag(value["train_biases"], "train_biases"),
         seed,
-        value["mode"],
+        text(value["mode"], "mode"),  # type: ignore[arg-type]  # Config checks it is a mode
     )
 
 
 def dataset_from_json(value: Mapping[str, Any]) -> Dataset:
     """The dataset, named only if it is exactly that built-in (a document cannot relabel data)."""
     name = value.get("name")
-    data = make_dataset(value["inputs"], value["targets"], name=None)
+    inputs = numbers(value["inputs"], 2, "dataset.inputs")
+    targets = numbers(value["targets"], 2, "dataset.targets")
+    data = make_dataset(inputs, targets, name=None)
     known = BUILTIN.get(str(name)) if name is not None else None
     if (
         known is not None
@@ -169,16 +215,19 @@ def _history_to_json(history: Sequence[Snapshot], compact: bool) -> Any:
         "losses": [snap.loss for snap in history],
         "sample_indices": [snap.sample_index for snap in history],
         "has_previous": [snap.previous is not None for snap in history],
-        "values": _pack(np.concatenate(vectors) if vectors else np.zeros(0)),
+        "values": pack(np.concatenate(vectors) if vectors else np.zeros(0)),
     }
 
 
 def _history_from_json(arch: Architecture, value: Any) -> tuple[Snapshot, ...]:
     snaps: list[Snapshot] = []
+    # Refused by its length before a single state is read (a hostile document costs nothing).
+    if len(value["steps"] if isinstance(value, Mapping) else value) > MAX_HISTORY:
+        raise NotASessionDocumentError(f"history: at most {MAX_HISTORY} states, in increasing step order")
     if isinstance(value, Mapping):
-        values = _unpack(value["values"])
+        values = unpack(value["values"])
         size = parameter_count(arch)
-        expected = size * (len(value["steps"]) + sum(bool(flag) for flag in value["has_previous"]))
+        expected = size * (len(value["steps"]) + sum(bool(has) for has in value["has_previous"]))
         if values.size != expected:
             raise NotASessionDocumentError(f"history: expected {expected} packed numbers, got {values.size}")
         offset = 0
@@ -192,7 +241,13 @@ def _history_from_json(arch: Architecture, value: Any) -> tuple[Snapshot, ...]:
                 previous = unflatten(arch, values[offset : offset + size])
                 offset += size
             snaps.append(
-                Snapshot(int(step), None if loss is None else float(loss), params, previous, int(index))
+                Snapshot(
+                    whole(step, "history.step"),
+                    None if loss is None else number(loss, "history.loss"),
+                    params,
+                    previous,
+                    whole(index, "history.sample_index"),
+                )
             )
     else:
         for item in value:
@@ -200,11 +255,11 @@ def _history_from_json(arch: Architecture, value: Any) -> tuple[Snapshot, ...]:
             loss = item.get("loss")
             snaps.append(
                 Snapshot(
-                    int(item["step"]),
-                    None if loss is None else float(loss),
+                    whole(item["step"], "history.step"),
+                    None if loss is None else number(loss, "history.loss"),
                     params_from_json(arch, item["params"]),
                     None if previous_json is None else params_from_json(arch, previous_json),
-                    int(item["sample_index"]),
+                    whole(item["sample_index"], "history.sample_index"),
                 )
             )
     return tuple(snaps)
@@ -248,40 +303,79 @@ def from_document(document: Mapping[str, Any], session_id: str) -> Session:
 
 
 def _from_document(document: Mapping[str, Any], session_id: str) -> Session:
+    _check_format(document)
+    config = config_from_json(document["config"])
+    arch = config.arch
+    data = dataset_from_json(document["dataset"])
+    origin = _origin_from_json(document["origin"], arch)
+    phase, previous = _phase_from_json(document, arch)
+    sample_index = whole(document["sample_index"], "sample_index")
+    if not 0 <= sample_index < len(data):
+        raise NotASessionDocumentError(f"sample_index: must lie in 0..{len(data) - 1}")
+    step = whole(document["step"], "step")
+    trajectory, kept = _history_from_document(document, arch, step)
+    session = Session(
+        id=session_id,
+        config=config,
+        params=params_from_json(arch, document["params"]),
+        data=_fitted(data, arch, "dataset"),
+        origin=origin,
+        sample_index=sample_index,
+        phase=phase,
+        previous=previous,
+        step=step,
+        history=history_of(trajectory, kept),
+        recent_losses=trajectory[max(0, step - RECENT_LOSSES) : step],
+        substep_mode=flag(document.get("substep_mode", False), "substep_mode"),
+    )
+    return replay(session, _progress_from_json(document.get("progress") or {}, arch, phase))
+
+
+def _check_format(document: Mapping[str, Any]) -> None:
     if document.get("format") != FORMAT:
         raise NotASessionDocumentError(f"not a session document: 'format' must be {FORMAT!r}")
     if document.get("version") != VERSION:
         raise NotASessionDocumentError(
             f"unsupported document version {document.get('version')!r}; this server reads {VERSION}"
         )
-    config = config_from_json(document["config"])
-    arch = config.arch
-    data = dataset_from_json(document["dataset"])
-    origin_json = document["origin"]
-    origin = Origin(
-        config_from_json(origin_json["config"]),
-        params_from_json(config_from_json(origin_json["config"]).arch, origin_json["params"]),
-        dataset_from_json(origin_json["dataset"]),
-    )
-    if origin.config.arch != arch:
+
+
+def _fitted(data: Dataset, arch: Architecture, name: str) -> Dataset:
+    if data.inputs.shape[1] != arch.layers[0] or data.targets.shape[1] != arch.layers[-1]:
+        raise NotASessionDocumentError(f"{name}: samples do not fit layers {list(arch.layers)}")
+    return data
+
+
+def _origin_from_json(value: Mapping[str, Any], arch: Architecture) -> Origin:
+    config = config_from_json(value["config"])
+    if config.arch != arch:
         raise NotASessionDocumentError("origin: its architecture differs from the session's")
-    for name, d in (("dataset", data), ("origin.dataset", origin.data)):
-        if d.inputs.shape[1] != arch.layers[0] or d.targets.shape[1] != arch.layers[-1]:
-            raise NotASessionDocumentError(f"{name}: samples do not fit layers {list(arch.layers)}")
+    data = _fitted(dataset_from_json(value["dataset"]), arch, "origin.dataset")
+    return Origin(config, params_from_json(arch, value["params"]), data)
+
+
+def _phase_from_json(document: Mapping[str, Any], arch: Architecture) -> tuple[Phase, Parameters | None]:
+    """The phase, and the parameters before the update when it is "updated" (None otherwise)."""
     phase = document["phase"]
     if phase not in PHASES:
         raise NotASessionDocumentError(f"phase: must be one of {', '.join(PHASES)}")
-    previous_json = document.get("previous")
-    previous = None if previous_json is None else params_from_json(arch, previous_json)
-    if phase == "updated" and previous is None:
-        raise NotASessionDocumentError("phase 'updated' needs the parameters before the update ('previous')")
     if phase != "updated":
-        previous = None
-    sample_index = int(document["sample_index"])
-    if not 0 <= sample_index < len(data):
-        raise NotASessionDocumentError(f"sample_index: must lie in 0..{len(data) - 1}")
-    step = int(document["step"])
-    trajectory = tuple(_read_floats(document["loss_trajectory"]))
+        return phase, None
+    previous_json = document.get("previous")
+    if previous_json is None:
+        raise NotASessionDocumentError("phase 'updated' needs the parameters before the update ('previous')")
+    return phase, params_from_json(arch, previous_json)
+
+
+def _history_from_document(
+    document: Mapping[str, Any], arch: Architecture, step: int
+) -> tuple[tuple[float, ...], tuple[Snapshot, ...]]:
+    """The losses and the kept states, every cap checked (as many as a session may hold)."""
+    raw = document["loss_trajectory"]
+    # Refused by its length before a single loss is read (base64 holds 8 bytes a loss in 4/3 as many).
+    if len(raw) > (MAX_LOSS_HISTORY * 32 // 3 + 4 if isinstance(raw, str) else MAX_LOSS_HISTORY):
+        raise NotASessionDocumentError(f"loss_trajectory: at most {MAX_LOSS_HISTORY} losses")
+    trajectory = tuple(_read_floats(raw))
     if len(trajectory) > MAX_LOSS_HISTORY:
         raise NotASessionDocumentError(f"loss_trajectory: at most {MAX_LOSS_HISTORY} losses")
     if not 0 <= step <= len(trajectory):
@@ -295,10 +389,13 @@ def _from_document(document: Mapping[str, Any], session_id: str) -> Session:
         raise NotASessionDocumentError(f"history: at most {MAX_HISTORY} states, in increasing step order")
     if history and (history[0].step < 0 or history[-1].step > len(trajectory)):
         raise NotASessionDocumentError("history: a kept step lies beyond the recorded losses")
-    progress_json = document.get("progress") or {}
+    return trajectory, history
+
+
+def _progress_from_json(value: Mapping[str, Any], arch: Architecture, phase: Phase) -> Progress:
     progress = Progress(
-        int(progress_json.get("forward_layers", arch.depth)),
-        int(progress_json.get("backward_layers", arch.depth)),
+        whole(value.get("forward_layers", arch.depth), "progress.forward_layers"),
+        whole(value.get("backward_layers", arch.depth), "progress.backward_layers"),
     )
     if not (0 <= progress.forward_layers <= arch.depth and 0 <= progress.backward_layers <= arch.depth):
         raise NotASessionDocumentError(f"progress: layer counts must lie in 0..{arch.depth}")
@@ -306,139 +403,4 @@ def _from_document(document: Mapping[str, Any], session_id: str) -> Session:
         raise NotASessionDocumentError("progress: a forward pass in progress has at least one layer done")
     if phase == "backwarding" and progress.backward_layers == 0:
         raise NotASessionDocumentError("progress: a backward pass in progress has at least one layer done")
-    session = Session(
-        id=session_id,
-        config=config,
-        params=params_from_json(arch, document["params"]),
-        data=data,
-        origin=origin,
-        sample_index=sample_index,
-        phase=cast(Any, phase),
-        previous=previous,
-        step=step,
-        history=history_of(trajectory, history),
-        recent_losses=trajectory[max(0, step - RECENT_LOSSES) : step],
-        substep_mode=bool(document.get("substep_mode", False)),
-    )
-    return replay(session, progress)
-
-
-# --------------------------------------------------------------------------------------------
-# The state document a store saves
-# --------------------------------------------------------------------------------------------
-
-
-def _pack_params(params: Parameters) -> str:
-    return _pack(params.vector)
-
-
-def _dataset_to_state(data: Dataset) -> dict[str, Any]:
-    if data.name is not None and BUILTIN.get(data.name) is data:
-        return {"name": data.name}
-    return {
-        "shape": [len(data), int(data.inputs.shape[1]), int(data.targets.shape[1])],
-        "values": _pack(np.concatenate([data.inputs.ravel(), data.targets.ravel()])),
-    }
-
-
-def _dataset_from_state(value: Mapping[str, Any]) -> Dataset:
-    name = value.get("name")
-    if name is not None:
-        return BUILTIN[str(name)]
-    n, inputs, targets = (int(v) for v in value["shape"])
-    values = _unpack(value["values"])
-    if values.size != n * (inputs + targets):
-        raise NotASessionDocumentError("dataset: the packed values do not match its shape")
-    return make_dataset(
-        values[: n * inputs].reshape(n, inputs).tolist(),
-        values[n * inputs :].reshape(n, targets).tolist(),
-        name=None,
-    )
-
-
-def state_to_json(session: Session, summary: Summary) -> dict[str, Any]:
-    """The session without its history (``summary`` says what its stored history holds)."""
-    progress = progress_of(session)
-    return {
-        "format": STATE_FORMAT,
-        "version": STATE_VERSION,
-        "config": config_to_json(session.config),
-        "params": _pack_params(session.params),
-        "previous": None if session.previous is None else _pack_params(session.previous),
-        "dataset": _dataset_to_state(session.data),
-        "sample_index": session.sample_index,
-        "phase": session.phase,
-        "substep_mode": session.substep_mode,
-        "progress": [progress.forward_layers, progress.backward_layers],
-        "step": session.step,
-        "recent_losses": _pack(session.recent_losses),
-        "history": [summary.losses, summary.kept, summary.first_kept, summary.last_kept],
-        "origin": {
-            "config": config_to_json(session.origin.config),
-            "params": _pack_params(session.origin.params),
-            "dataset": _dataset_to_state(session.origin.data),
-        },
-    }
-
-
-def state_from_json(document: Mapping[str, Any], session_id: str, source: HistorySource) -> Session:
-    """A stored session, its history read through ``source``; NotASessionDocumentError if it is not one."""
-    try:
-        if document.get("format") != STATE_FORMAT or document.get("version") != STATE_VERSION:
-            raise NotASessionDocumentError("not a stored session state")
-        config = config_from_json(document["config"])
-        arch = config.arch
-        origin_json = document["origin"]
-        origin = Origin(
-            config_from_json(origin_json["config"]),
-            unflatten(arch, _unpack(origin_json["params"])),
-            _dataset_from_state(origin_json["dataset"]),
-        )
-        previous = document["previous"]
-        forward_layers, backward_layers = (int(v) for v in document["progress"])
-        losses, kept, first_kept, last_kept = (int(v) for v in document["history"])
-        session = Session(
-            id=session_id,
-            config=config,
-            params=unflatten(arch, _unpack(document["params"])),
-            data=_dataset_from_state(document["dataset"]),
-            origin=origin,
-            sample_index=int(document["sample_index"]),
-            phase=cast(Any, document["phase"]),
-            previous=None if previous is None else unflatten(arch, _unpack(previous)),
-            step=int(document["step"]),
-            history=History(source, Summary(losses, kept, first_kept, last_kept)),
-            recent_losses=tuple(_unpack(document["recent_losses"]).tolist()),
-            substep_mode=bool(document["substep_mode"]),
-        )
-    except NotASessionDocumentError:
-        raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        raise NotASessionDocumentError(f"not a valid stored session state: {exc}") from exc
-    return replay(session, Progress(forward_layers, backward_layers))
-
-
-def pack_params(params: Parameters) -> bytes:
-    """Parameters as raw little-endian float64 (the kept states in a store's log)."""
-    return np.asarray(params.vector, dtype="<f8").tobytes()
-
-
-def unpack_params(arch: Architecture, raw: bytes) -> Parameters:
-    return unflatten(arch, np.frombuffer(raw, dtype="<f8").astype(np.float64))
-
-
-def snapshot_from_row(
-    arch: Architecture,
-    step: int,
-    loss: float | None,
-    sample_index: int,
-    params: bytes,
-    previous: bytes | None,
-) -> Snapshot:
-    return Snapshot(
-        step,
-        loss,
-        unpack_params(arch, params),
-        None if previous is None else unpack_params(arch, previous),
-        sample_index,
-    )
+    return progress

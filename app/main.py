@@ -16,7 +16,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from app import sheets
+from app import issued_sheets
 from app.resources import STATIC, VENDOR
 from app.settings import Settings
 from app.store import SessionStore, open_store
@@ -73,7 +73,8 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     app.state.store = store if store is not None else open_store(settings)
     # Background training runs from the page (and the runs API), coordinated through the store.
     app.state.runs = Runs(app.state.store)
-    app.state.sheets = sheets.Sheets.open(settings)  # exercise sheets, kept like sessions
+    # Exercise sheets, kept like sessions (in the store's records, with the same expiry).
+    app.state.sheets = issued_sheets.Sheets.open(app.state.store, settings.session_ttl)
 
     # Steps answer with several regions of SVG (decision maps, the loss curve): gzip them.
     app.add_middleware(GZipMiddleware, minimum_size=2048)

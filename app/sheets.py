@@ -18,22 +18,14 @@ This module knows nothing of HTTP; the API and the pages render the same objects
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import math
-import os
 import re
 import secrets
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from pathlib import Path
-from typing import Literal, Protocol, get_args
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -44,7 +36,6 @@ from app.errors import InvalidInputError
 from app.explain import Derivation
 from app.quantity import Kind
 from app.session import Phase, Session
-from app.settings import Settings, SettingsError
 
 SheetPhase = Literal["forward", "backward", "update"]
 SHEET_PHASES: tuple[SheetPhase, ...] = get_args(SheetPhase)
@@ -405,196 +396,3 @@ def parse_answer(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError("the number is too large")
     return value
-
-
-# --------------------------------------------------------------------------------------------
-# Codes and key tokens
-# --------------------------------------------------------------------------------------------
-
-#: Crockford's base 32: no I, L, O, U, so a code copied by hand is read back the same.
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CODE_LENGTH = 12
-_CODE_CLEAN = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
-
-
-def _hmac(secret: bytes, purpose: bytes, message: bytes) -> bytes:
-    return hmac.new(secret, purpose + b"\0" + message, hashlib.sha256).digest()
-
-
-def sheet_code(secret: bytes, spec: SheetSpec) -> str:
-    """12 characters of Crockford base 32 in groups of four ("7KQ2-MX9D-3FHA"): 60 bits of an HMAC
-    of the spec, so the same spec has the same code and the code tells nothing about the seed."""
-    number = int.from_bytes(_hmac(secret, b"sheet-code", spec.canonical())[:8], "big") >> 4
-    chars = "".join(CODE_ALPHABET[(number >> (5 * k)) & 31] for k in reversed(range(CODE_LENGTH)))
-    return "-".join(chars[k : k + 4] for k in range(0, CODE_LENGTH, 4))
-
-
-def normalize_code(text: str) -> str | None:
-    """A code as typed ("7kq2 mx9d 3fha", "7KQ2MX9D3FHA", O for 0) in its written form, or None."""
-    compact = text.strip().upper().translate(_CODE_CLEAN)
-    if len(compact) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in compact):
-        return None
-    return "-".join(compact[k : k + 4] for k in range(0, CODE_LENGTH, 4))
-
-
-def key_token(secret: bytes, code: str) -> str:
-    """The token that opens a sheet's key: an HMAC of the code (URL-safe, 43 characters)."""
-    return base64.urlsafe_b64encode(_hmac(secret, b"sheet-key", code.encode())).decode().rstrip("=")
-
-
-# --------------------------------------------------------------------------------------------
-# Where sheets are kept
-# --------------------------------------------------------------------------------------------
-
-Clock = Callable[[], float]
-
-
-class SheetStore(Protocol):
-    """Where sheet specs live, by code. Kept like sessions: a sheet unused for longer than the
-    session TTL expires. (The session store will back this later; any get/put store will do.)"""
-
-    def put(self, code: str, spec: SheetSpec) -> None:
-        """Keep (or refresh) a sheet."""
-
-    def get(self, code: str) -> SheetSpec | None:
-        """The sheet's spec, marked as used now; None if there is none or it expired."""
-
-
-class MemorySheetStore:
-    """Specs in a dict, most recently used last, in this process only."""
-
-    def __init__(self, *, ttl: float, max_sheets: int, clock: Clock = time.time) -> None:
-        self.ttl = ttl
-        self.max_sheets = max_sheets
-        self.clock = clock
-        self._sheets: OrderedDict[str, tuple[SheetSpec, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, code: str, spec: SheetSpec) -> None:
-        now = self.clock()
-        with self._lock:
-            for old in [c for c, (_, used) in self._sheets.items() if now - used > self.ttl]:
-                del self._sheets[old]
-            self._sheets.pop(code, None)
-            while len(self._sheets) >= self.max_sheets:
-                self._sheets.popitem(last=False)
-            self._sheets[code] = (spec, now)
-
-    def get(self, code: str) -> SheetSpec | None:
-        now = self.clock()
-        with self._lock:
-            entry = self._sheets.get(code)
-            if entry is None:
-                return None
-            if now - entry[1] > self.ttl:
-                del self._sheets[code]
-                return None
-            self._sheets[code] = (entry[0], now)
-            self._sheets.move_to_end(code)
-            return entry[0]
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._sheets)
-
-
-#: The file in the data directory that keeps a generated secret across restarts.
-SECRET_FILE = "secret.key"
-MIN_SECRET_LENGTH = 16
-
-
-def load_secret(settings: Settings, env: Mapping[str, str] | None = None) -> bytes:
-    """The server's secret: ``BACKPROP_SECRET`` if set (at least 16 characters); else one generated
-    once and kept in the data directory (SQLite store), or for this process only (memory store,
-    whose sheets do not outlive it either)."""
-    env = os.environ if env is None else env
-    given = env.get("BACKPROP_SECRET", "")
-    if given:
-        if len(given) < MIN_SECRET_LENGTH:
-            raise SettingsError(f"BACKPROP_SECRET must be at least {MIN_SECRET_LENGTH} characters")
-        return given.encode()
-    if settings.store == "memory":
-        return secrets.token_bytes(32)
-    return _secret_file(settings.data_dir / SECRET_FILE)
-
-
-def _secret_file(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        # Written whole to a private temporary file, then linked into place: link fails if the
-        # file exists, so of two processes starting at once one wins and both read its secret,
-        # and nobody ever reads a half-written file.
-        secret = secrets.token_bytes(32)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secret.hex() + "\n")
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
-    try:
-        return bytes.fromhex(path.read_text().strip()) or _bad_secret(path)
-    except ValueError:
-        return _bad_secret(path)
-
-
-def _bad_secret(path: Path) -> bytes:
-    raise SettingsError(f"{path} does not hold a secret (hex digits): delete it to have one generated")
-
-
-@dataclass(frozen=True)
-class Issued:
-    """A sheet as made: its code, the token of its key, and the sheet."""
-
-    code: str
-    key_token: str
-    sheet: Sheet
-
-
-class Sheets:
-    """Making, finding and authorising sheets: the store plus the server's secret."""
-
-    def __init__(self, store: SheetStore, secret: Callable[[], bytes]) -> None:
-        self.store = store
-        self._secret_source = secret
-        self._secret: bytes | None = None
-        self._lock = threading.Lock()
-
-    @classmethod
-    def open(cls, settings: Settings, env: Mapping[str, str] | None = None) -> Sheets:
-        """Sheets kept in this process with the sessions' expiry; the secret is read on first use,
-        so building the app touches no file."""
-        store = MemorySheetStore(ttl=settings.session_ttl, max_sheets=settings.max_sessions)
-        return cls(store, lambda: load_secret(settings, env))
-
-    @property
-    def secret(self) -> bytes:
-        with self._lock:
-            if self._secret is None:
-                self._secret = self._secret_source()
-            return self._secret
-
-    def create(self, spec: SheetSpec) -> Issued:
-        """Make (or make again: same spec, same code) and keep a sheet."""
-        sheet = build(spec)
-        code = sheet_code(self.secret, spec)
-        self.store.put(code, spec)
-        return Issued(code, key_token(self.secret, code), sheet)
-
-    def find(self, code_text: str) -> tuple[str, Sheet]:
-        """The code in its written form and its sheet; SheetNotFoundError if there is none."""
-        code = normalize_code(code_text)
-        spec = self.store.get(code) if code is not None else None
-        if code is None or spec is None:
-            raise SheetNotFoundError(code_text.strip()[:40])
-        return code, build(spec)
-
-    def key_token(self, code: str) -> str:
-        return key_token(self.secret, code)
-
-    def authorised(self, code: str, token: str | None) -> bool:
-        """Whether ``token`` opens the key of sheet ``code`` (compared in constant time)."""
-        return token is not None and hmac.compare_digest(token.encode(), self.key_token(code).encode())

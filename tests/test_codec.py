@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from app import codec
-from app.errors import InvalidInputError
-from app.limits import MAX_HISTORY
+from app.errors import InvalidInputError, NotASessionDocumentError
+from app.limits import MAX_HISTORY, MAX_LOSS_HISTORY
 from app.session import (
     Session,
     create,
@@ -352,7 +352,55 @@ REFUSALS: list[tuple[str, bool, Mutation, str]] = [
     ("garbage-base64-values", True, setter("history", "values", value="@@@@"), "not a valid session"),
     ("non-ascii-base64", True, setter("loss_trajectory", value="ünïcode"), "not a valid session"),
     ("base64-not-8-bytes", True, setter("loss_trajectory", value="AAAAAAAAAA=="), "multiple of 8"),
-    ("weights-not-numbers", False, setter("params", "weights", 0, 0, value=["a", "b", "c"]), "not a valid"),
+    (
+        "weights-not-numbers",
+        False,
+        setter("params", "weights", 0, 0, value=["a", "b", "c"]),
+        "weights: must be a number",
+    ),
+    # Strict types: nothing is coerced (a bool is not a number, a float not a whole number).
+    (
+        "train-biases-string",
+        False,
+        setter("config", "train_biases", value="no"),
+        "train_biases: must be true or false",
+    ),
+    ("step-fraction", False, setter("step", value=1.5), "step: must be a whole number"),
+    ("step-bool", False, setter("step", value=True), "step: must be a whole number"),
+    (
+        "learning-rate-bool",
+        False,
+        setter("config", "learning_rate", value=True),
+        "learning_rate: must be a number",
+    ),
+    (
+        "learning-rate-string",
+        False,
+        setter("config", "learning_rate", value="0.5"),
+        "learning_rate: must be a number",
+    ),
+    ("seed-fraction", False, setter("config", "seed", value=0.5), "seed: must be a whole number"),
+    (
+        "layers-strings",
+        False,
+        setter("config", "layers", value=["2", "3", "2"]),
+        "layers: must be a whole number",
+    ),
+    ("bias-bool", False, setter("params", "biases", 0, 0, value=True), "biases: must be a number"),
+    (
+        "input-string",
+        False,
+        setter("dataset", "inputs", 0, 0, value="0.05"),
+        "dataset.inputs: must be a number",
+    ),
+    ("loss-string", False, setter("loss_trajectory", 0, value="0.3"), "loss_trajectory: must be a number"),
+    ("substep-mode-int", False, setter("substep_mode", value=1), "substep_mode: must be true or false"),
+    (
+        "history-step-fraction",
+        False,
+        setter("history", 1, "step", value=1.5),
+        "history.step: must be a whole",
+    ),
     ("config-not-a-mapping", False, setter("config", value="2-3-1"), "not a valid session document"),
     ("history-not-a-list", False, setter("history", value=7), "not a valid session document"),
     # Python's json reads Infinity and 1e400 as float('inf'): int() of it raises OverflowError.
@@ -389,6 +437,23 @@ def test_the_base_document_is_accepted() -> None:
         assert_sessions_equal(
             codec.from_document(codec.to_document(session, compact=compact), "base"), session
         )
+
+
+def test_too_many_losses_or_kept_states_are_refused_before_they_are_read() -> None:
+    """Caps, checked by length first: 2,000,001 losses, 1,001 kept states (as lists and packed)."""
+    for compact in (False, True):
+        document = codec.to_document(base_session(), compact=compact)
+        document["loss_trajectory"] = [0.1] * (MAX_LOSS_HISTORY + 1)
+        with pytest.raises(NotASessionDocumentError, match="at most 2000000 losses"):
+            codec.from_document(document, "x")
+        document = codec.to_document(base_session(), compact=compact)
+        document["history"] = (
+            {**document["history"], "steps": list(range(1001))}
+            if compact
+            else [document["history"][0]] * 1001
+        )
+        with pytest.raises(NotASessionDocumentError, match="at most 1000 states"):
+            codec.from_document(document, "x")
 
 
 @pytest.mark.parametrize("document", [[], None, "text", 42, {}], ids=["list", "none", "str", "int", "empty"])

@@ -1,20 +1,15 @@
 """Exercise sheets (app/sheets.py): seeded numbers and blanks, the key against an independent numpy
-oracle, marking by check my answer's rule, codes, tokens, the store and the secret."""
+oracle, marking by check my answer's rule (codes, tokens and where sheets are kept:
+tests/test_issued_sheets.py)."""
 
 from __future__ import annotations
-
-import os
-import re
-import stat
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from app import answers, explain, presets, session, sheets
 from app.errors import InvalidInputError
-from app.settings import Settings, SettingsError
-from app.sheets import Blank, MemorySheetStore, SheetError, SheetNotFoundError, Sheets, SheetSpec
+from app.sheets import Blank, SheetError, SheetSpec
 
 SECRET = b"s" * 32
 
@@ -287,102 +282,3 @@ def test_parse_answer_refuses_what_is_not_a_number(text: str) -> None:
 def test_parse_answer_refuses_an_overflow() -> None:
     with pytest.raises(ValueError, match="too large"):
         sheets.parse_answer("1e999")
-
-
-# --------------------------------------------------------------------------------------------
-# Codes, tokens, the store, the secret
-# --------------------------------------------------------------------------------------------
-
-
-def test_codes_are_typeable_stable_and_secret_dependent() -> None:
-    code = sheets.sheet_code(SECRET, spec())
-    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", code)
-    assert sheets.sheet_code(SECRET, spec()) == code
-    assert sheets.sheet_code(b"t" * 32, spec()) != code
-    assert sheets.sheet_code(SECRET, spec(seed=8)) != code
-    assert sheets.sheet_code(SECRET, spec(blanks=11)) != code
-
-
-def test_normalize_code_forgives_how_it_was_typed() -> None:
-    assert sheets.normalize_code("7kq2 mx9d 3fha") == "7KQ2-MX9D-3FHA"
-    assert sheets.normalize_code("7KQ2MX9D3FHA") == "7KQ2-MX9D-3FHA"
-    assert sheets.normalize_code("OIL2-MX9D-3FHA") == "0112-MX9D-3FHA"
-    for bad in ("", "7KQ2-MX9D", "7KQ2-MX9D-3FHAX", "7KQ2-MX9D-3FHU", "new", "check"):
-        assert sheets.normalize_code(bad) is None
-
-
-def test_key_tokens_belong_to_one_code_and_one_secret() -> None:
-    token = sheets.key_token(SECRET, "7KQ2-MX9D-3FHA")
-    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)
-    assert sheets.key_token(SECRET, "7KQ2-MX9D-3FHB") != token
-    assert sheets.key_token(b"t" * 32, "7KQ2-MX9D-3FHA") != token
-    book = Sheets(MemorySheetStore(ttl=60, max_sheets=10), lambda: SECRET)
-    assert book.authorised("7KQ2-MX9D-3FHA", token)
-    assert not book.authorised("7KQ2-MX9D-3FHA", None)
-    assert not book.authorised("7KQ2-MX9D-3FHA", token[:-1])
-    assert not book.authorised("7KQ2-MX9D-3FHB", token)
-
-
-def test_sheets_create_find_and_make_again() -> None:
-    book = Sheets(MemorySheetStore(ttl=60, max_sheets=10), lambda: SECRET)
-    issued = book.create(spec())
-    again = book.create(spec())
-    assert (again.code, again.key_token) == (issued.code, issued.key_token)
-    code, sheet = book.find(issued.code.lower().replace("-", " "))
-    assert code == issued.code and sheet.spec == spec()
-    with pytest.raises(SheetNotFoundError):
-        book.find("0000-0000-0000")
-    with pytest.raises(SheetNotFoundError):
-        book.find("not a code")
-
-
-def test_the_store_expires_unused_sheets_and_evicts_the_least_recently_used() -> None:
-    now = [1000.0]
-    store = MemorySheetStore(ttl=100.0, max_sheets=2, clock=lambda: now[0])
-    store.put("A", spec(seed=1))
-    now[0] += 60
-    assert store.get("A") == spec(seed=1)  # used: its clock starts again
-    now[0] += 60
-    assert store.get("A") == spec(seed=1)
-    now[0] += 101
-    assert store.get("A") is None and len(store) == 0
-    store.put("A", spec(seed=1))
-    store.put("B", spec(seed=2))
-    store.get("A")
-    store.put("C", spec(seed=3))
-    assert store.get("B") is None and store.get("A") is not None and store.get("C") is not None
-
-
-def test_secret_from_the_environment() -> None:
-    settings = Settings(store="memory")
-    assert sheets.load_secret(settings, {"BACKPROP_SECRET": "x" * 16}) == b"x" * 16
-    with pytest.raises(SettingsError, match="at least 16 characters"):
-        sheets.load_secret(settings, {"BACKPROP_SECRET": "short"})
-
-
-def test_secret_of_a_memory_store_is_random_per_process() -> None:
-    settings = Settings(store="memory")
-    first, second = sheets.load_secret(settings, {}), sheets.load_secret(settings, {})
-    assert len(first) == 32 and first != second
-
-
-def test_secret_of_a_sqlite_store_is_generated_once_and_kept_private(tmp_path: Path) -> None:
-    settings = Settings(store="sqlite", data_dir=tmp_path / "data")
-    first = sheets.load_secret(settings, {})
-    path = tmp_path / "data" / sheets.SECRET_FILE
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert sheets.load_secret(settings, {}) == first and len(first) == 32
-    assert [p.name for p in path.parent.iterdir()] == [sheets.SECRET_FILE]  # no temporary left
-    for bad in ("", "not hex"):
-        path.write_text(bad)
-        with pytest.raises(SettingsError, match="does not hold a secret"):
-            sheets.load_secret(settings, {})
-
-
-def test_sheets_open_reads_no_file_until_a_secret_is_needed(tmp_path: Path) -> None:
-    settings = Settings(store="sqlite", data_dir=tmp_path / "data")
-    book = Sheets.open(settings, {})
-    assert not (tmp_path / "data").exists()
-    issued = book.create(spec())
-    assert (tmp_path / "data" / sheets.SECRET_FILE).exists()
-    assert Sheets.open(settings, {}).key_token(issued.code) == issued.key_token

@@ -16,7 +16,8 @@ from app.main import create_app
 from app.session import create, restore, run_step, train
 from app.settings import Settings
 from app.store import RedisStore, open_store
-from app.store.redis import EXPIRY_GRACE, PREFIX, USED
+from app.store.redis import EXPIRY_GRACE, USED
+from app.store.redis_history import PREFIX
 from tests import redis_server
 from tests.processes import free_port
 from tests.test_session import assert_sessions_equal, stepped

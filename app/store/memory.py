@@ -10,16 +10,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from app.envelope import Envelope, FloatArray, width_for
 from app.errors import SessionNotFoundError
-from app.history import (
-    Envelope,
-    FloatArray,
-    Kept,
-    Snapshot,
-    apply,
-    to_save,
-    width_for,
-)
+from app.history import Kept, Snapshot, apply, to_save
 from app.session import Session
 from app.store.base import Clock, SessionStore
 

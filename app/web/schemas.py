@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.answers import CheckResult
 from app.datasets import Dataset, make_dataset
 from app.engine import Array
+from app.envelope import Envelope
 from app.explain import Derivation
 from app.gradcheck import GradientCheck
-from app.history import Envelope
 from app.limits import (
     LEARNING_RATE,
     MAX_LAYERS,

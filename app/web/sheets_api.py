@@ -10,7 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app import sheets
-from app.sheets import MAX_BLANKS, MAX_SEED, MIN_BLANKS, Blank, Sheet, SheetNotFoundError, SheetPhase, Sheets
+from app.issued_sheets import Sheets
+from app.sheets import MAX_BLANKS, MAX_SEED, MIN_BLANKS, Blank, Sheet, SheetNotFoundError, SheetPhase
 from app.web.schemas import ErrorBody
 
 router = APIRouter(prefix="/api", tags=["sheets"])

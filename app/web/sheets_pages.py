@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app import presets, sheet_view, sheets
+from app import presets, sheet_formulas, sheet_view, sheets
 from app.notation import bias_symbol, fmt, weight_symbol
 from app.sheets import MAX_BLANKS, MAX_SEED, MIN_BLANKS, SHEET_PHASES, Sheet, SheetError, SheetNotFoundError
 from app.web.deps import SameOrigin
@@ -63,13 +63,13 @@ class Entry:
     """A blank on the page: its number, its name, and (on the key only) its answer."""
 
     number: int
-    name: sheet_view.BlankName
+    name: sheet_formulas.BlankName
     phase: str
 
 
 def entries(sheet: Sheet) -> list[Entry]:
     return [
-        Entry(k + 1, sheet_view.blank_name(sheet.arch, blank), PHASE_TITLES[blank.phase])
+        Entry(k + 1, sheet_formulas.blank_name(sheet.arch, blank), PHASE_TITLES[blank.phase])
         for k, blank in enumerate(sheet.blanks)
     ]
 
@@ -106,7 +106,7 @@ def _cells(shape: tuple[int, ...]) -> list[tuple[int, int]]:
 def sheet_context(request: Request, code: str, sheet: Sheet) -> dict[str, Any]:
     numbers = {blank: k + 1 for k, blank in enumerate(sheet.blanks)}
     preset = presets.get(sheet.spec.preset)
-    formulas = sheet_view.formulas(sheet)
+    formulas = sheet_formulas.formulas(sheet)
     return {
         "code": code,
         "sheet": sheet,

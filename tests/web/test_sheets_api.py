@@ -11,7 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from app import sheets
-from app.sheets import MemorySheetStore, Sheets
+from app.issued_sheets import SheetRecords, Sheets
+from app.store import MemoryStore
 
 pytestmark = pytest.mark.anyio
 
@@ -252,20 +253,19 @@ async def test_unknown_codes_are_404(client: httpx.AsyncClient) -> None:
 
 async def test_sheets_expire_with_the_sessions_ttl(app: FastAPI, client: httpx.AsyncClient) -> None:
     now = [0.0]
-    app.state.sheets = Sheets(
-        MemorySheetStore(ttl=100.0, max_sheets=10, clock=lambda: now[0]), lambda: b"k" * 32
-    )
+    store = MemoryStore(ttl=100.0, max_sessions=10, clock=lambda: now[0])
+    app.state.sheets = Sheets(SheetRecords(store, 100.0), lambda: b"k" * 32)
     created = await make(client, seed=19, blanks=3)
     now[0] = 99.0
     assert (await client.get(f"/api/sheets/{created['code']}")).status_code == 200
-    now[0] = 200.0
+    now[0] = 200.0  # 101 s after its last use
     assert (await client.get(f"/api/sheets/{created['code']}")).status_code == 404
 
 
 async def test_the_store_keeps_the_spec_alone(app: FastAPI, client: httpx.AsyncClient) -> None:
     created = await make(client, preset="xor", seed=20, blanks=3)
-    store = app.state.sheets.store
-    assert store.get(created["code"]) == sheets.SheetSpec("xor", 20, 3)
+    records = app.state.sheets.records
+    assert records.get(created["code"]) == sheets.SheetSpec("xor", 20, 3)
 
 
 async def test_no_seed_in_anything_returned(client: httpx.AsyncClient) -> None:

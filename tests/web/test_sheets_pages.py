@@ -71,7 +71,7 @@ async def test_making_a_sheet_redirects_to_its_key(app: FastAPI, client: httpx.A
     assert location.path == f"/sheets/{code}/key"
     book = app.state.sheets
     assert parse_qs(location.query)["token"] == [book.key_token(code)]
-    assert book.store.get(code) == SheetSpec("mazur", 12, 5, ("forward", "backward"))
+    assert book.records.get(code) == SheetSpec("mazur", 12, 5, ("forward", "backward"))
     page = await client.get(response.headers["location"])
     assert page.status_code == 200 and code in page.text
 
@@ -99,12 +99,14 @@ async def test_making_a_sheet_redirects_to_its_key(app: FastAPI, client: httpx.A
 async def test_a_form_that_cannot_be_used_makes_nothing_and_says_why(
     app: FastAPI, client: httpx.AsyncClient, form: dict[str, str], messages: list[str]
 ) -> None:
+    kept: list[str] = []
+    app.state.sheets.records.put = lambda code, spec: kept.append(code)
     response = await client.post("/sheets/new", data=form, headers=SAME_ORIGIN)
     assert response.status_code == 422
     for message in messages:
         assert message in response.text
     assert "No sheet was made" in response.text
-    assert len(app.state.sheets.store) == 0
+    assert kept == []
     assert f'value="{form["blanks"]}"' in response.text  # what was typed stays
 
 
