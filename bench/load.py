@@ -30,7 +30,8 @@ import platform
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +56,8 @@ class Result:
 
 def lua(ids: list[str], method: str, path: str, headers: dict[str, str], body: str = "") -> str:
     """A wrk script sending ``method path`` for each session in turn (``{id}`` and ``{v}`` are
-    replaced by the session's id and its page's watch version)."""
-    entries = ", ".join(f'{{"{sid}", "{v}"}}' for sid, v in (i.split("|") for i in ids))
+    replaced by the session's id and its page's watch version: entries "id" or "id|version")."""
+    entries = ", ".join(f'{{"{sid}", "{v}"}}' for sid, _, v in (i.partition("|") for i in ids))
     header_lines = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
     return f"""
 local sessions = {{ {entries} }}
@@ -117,11 +118,17 @@ def run_wrk(url: str, script: str, clients: int, seconds: int) -> tuple[float, f
 
 
 def prepare_sessions(server: Server, count: int) -> list[str]:
-    """``count`` sessions, each as "id|watch version" (the page's current fingerprint)."""
+    """``count`` new sessions' ids."""
+    with httpx.Client(base_url=server.url, timeout=30.0) as http:
+        return [http.post("/api/sessions").json()["id"] for _ in range(count)]
+
+
+def with_versions(server: Server, ids: list[str]) -> list[str]:
+    """Each session as "id|watch version": the fingerprint its page shows now (read just before
+    the watch is measured, after the steps before it changed every session)."""
     found = []
     with httpx.Client(base_url=server.url, timeout=30.0) as http:
-        for _ in range(count):
-            sid = http.post("/api/sessions").json()["id"]
+        for sid in ids:
             page = http.get("/", cookies={COOKIE: sid}).text
             match = re.search(r"/page/watch\?v=([^\"&]+)", page)
             if match is None:
@@ -137,20 +144,32 @@ def measure(server: Server, clients: int, seconds: int) -> list[Result]:
         "HX-Request": "true",
         "Content-Type": "application/x-www-form-urlencoded",
     }
-    scripts = {
-        "healthz": lua(ids, "GET", "/healthz", {}),
-        "json step": lua(ids, "POST", "/api/sessions/{id}/step", {"Content-Length": "0"}),
-        "page step": lua(ids, "POST", "/page/step", page_headers),
-        "watch 204": lua(
-            ids, "GET", "/page/watch?v={v}", {"Cookie": f"{COOKIE}={{id}}", "HX-Request": "true"}
-        ),
-        "first page": lua(ids, "GET", "/", {}),
+    watch_headers = {"Cookie": page_headers["Cookie"], "HX-Request": "true"}
+    scripts: dict[str, Callable[[], str]] = {
+        "healthz": lambda: lua(ids, "GET", "/healthz", {}),
+        "json step": lambda: lua(ids, "POST", "/api/sessions/{id}/step", {"Content-Length": "0"}),
+        "page step": lambda: lua(ids, "POST", "/page/step", page_headers),
+        "watch 204": lambda: lua(with_versions(server, ids), "GET", "/page/watch?v={v}", watch_headers),
+        "first page": lambda: lua(ids, "GET", "/", {}),
     }
     results = []
     for name, script in scripts.items():
-        rate, p50, p99, errors = run_wrk(server.url, script, clients, seconds)
+        rate, p50, p99, errors = run_wrk(server.url, script(), clients, seconds)
         results.append(Result(name, clients, rate, p50, p99, errors))
+        settle(server)
     return results
+
+
+def settle(server: Server) -> None:
+    """Wait until the requests wrk left in flight are done: the server answers /healthz at once,
+    five times in a row (else the next endpoint would meet their backlog, and the watch would find
+    every session changed after its version was read)."""
+    quick = 0
+    with httpx.Client(base_url=server.url, timeout=60.0) as http:
+        while quick < 5:
+            began = time.perf_counter()
+            http.get("/healthz")
+            quick = quick + 1 if time.perf_counter() - began < 0.02 else 0
 
 
 @contextlib.contextmanager

@@ -822,3 +822,21 @@ def test_records_are_atomic_between_stores_on_the_same_data(make_store: StoreFac
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(increment, range(16)))
     assert first.get_record("counter", "n") == b"320"
+
+
+def test_the_stamp_changes_with_every_change_and_nothing_else(store: SessionStore) -> None:
+    """What a page's watch compares: a read, or a refused change, leaves it; a change moves it."""
+    store.add(create("a"))
+    first = store.stamp("a")
+    store.get("a")
+    assert store.stamp("a") == first
+    with pytest.raises(PhaseError):
+        store.update("a", run_backward)
+    assert store.stamp("a") == first
+    store.update("a", run_step)
+    second = store.stamp("a")
+    assert second != first
+    store.update("a", lambda s: s)
+    assert store.stamp("a") not in (first, second)
+    with pytest.raises(SessionNotFoundError):
+        store.stamp("nobody")

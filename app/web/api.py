@@ -15,7 +15,9 @@ from app.errors import NoTrainingRunError
 from app.limits import MAX_BUCKETS, MAX_IMPORT_BYTES, MAX_LOSSES_PAGE
 from app.quantity import parse_index, select
 from app.session import Session
+from app.store import SessionStore
 from app.web.deps import AppSettings, Store, TrainingRuns
+from app.web.quick import run_quick
 from app.web.schemas import (
     ERRORS,
     CheckRequest,
@@ -61,8 +63,8 @@ def create(
 
 
 @router.get("/sessions/{session_id}", response_model=SessionState, responses=ERRORS)
-def read(session_id: str, store: Store) -> SessionState:
-    return state_of(store.get(session_id))
+async def read(session_id: str, store: Store) -> SessionState:
+    return await run_quick(lambda: state_of(store.get(session_id)))
 
 
 @router.patch("/sessions/{session_id}", response_model=SessionState, responses=ERRORS)
@@ -81,8 +83,11 @@ def delete(session_id: str, store: Store) -> Response:
 
 
 def _stepper(name: str, change: Callable[[Session], Session], doc: str) -> None:
-    def route(session_id: str, store: Store) -> SessionState:
+    def stepped(store: SessionStore, session_id: str) -> SessionState:
         return state_of(store.update(session_id, change))
+
+    async def route(session_id: str, store: Store) -> SessionState:
+        return await run_quick(stepped, store, session_id)
 
     route.__name__ = name
     route.__doc__ = doc

@@ -33,9 +33,25 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-Store = Annotated[SessionStore, Depends(get_store)]
-TrainingRuns = Annotated[Runs, Depends(get_runs)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+# The dependencies themselves are coroutines: FastAPI runs a plain function dependency in its
+# thread pool, which for a lookup like these costs more than the lookup (a thread hop per request).
+
+
+async def _store(request: Request) -> SessionStore:
+    return get_store(request)
+
+
+async def _runs(request: Request) -> Runs:
+    return get_runs(request)
+
+
+async def _settings(request: Request) -> Settings:
+    return get_settings(request)
+
+
+Store = Annotated[SessionStore, Depends(_store)]
+TrainingRuns = Annotated[Runs, Depends(_runs)]
+AppSettings = Annotated[Settings, Depends(_settings)]
 
 
 def same_origin(request: Request) -> None:

@@ -11,15 +11,18 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from app import session
+from app.errors import SessionNotFoundError
 from app.limits import LEARNING_RATE, VALUE
 from app.session import Session
-from app.web.deps import SameOrigin, Store, cookie_session, set_cookie
+from app.store import SessionStore
+from app.web.deps import COOKIE, SameOrigin, Store, cookie_session, set_cookie
 from app.web.forms import number_field, read_form
+from app.web.quick import run_quick
 from app.web.responses import answer_change, back_to_page, lost_session, page_context, show
 from app.web.schemas import CreateSession
 from app.web.services import create_session
 from app.web.templating import is_htmx, render_page, render_regions
-from app.web.views.page import fingerprint, sample_fields
+from app.web.views.page import sample_fields
 from app.web.views.panel import View
 
 router = APIRouter(include_in_schema=False)
@@ -93,17 +96,28 @@ async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
 
 
 @router.get("/page/watch")
-def watch(request: Request, store: Store, v: str = "") -> Response:
-    """For a page left open while the API drives its session: 204 if nothing changed, else the regions."""
+async def watch(request: Request, store: Store, v: str = "") -> Response:
+    """For a page left open while the API drives its session: 204 if nothing changed (one small
+    read of the store's version, no session loaded), else the regions."""
+    session_id = request.cookies.get(COOKIE)
+    if not session_id:
+        return lost_session(request)
+    try:
+        version = await run_quick(store.stamp, session_id)
+    except SessionNotFoundError:
+        return lost_session(request)
+    if str(version) == v:
+        return Response(status_code=204, headers={"Vary": "HX-Request, Cookie", "Cache-Control": "no-store"})
+    return await run_quick(_changed, request, store, View.parse(request.query_params))
+
+
+def _changed(request: Request, store: SessionStore, view: View) -> Response:
     current = cookie_session(request, store)
     if current is None:
         return lost_session(request)
-    if fingerprint(current) == v:
-        return Response(status_code=204, headers={"Vary": "HX-Request, Cookie", "Cache-Control": "no-store"})
-    context = page_context(request, current, View.parse(request.query_params))
     # The watch element (in the status) swaps nothing itself (hx-swap="none"): every region comes
-    # out of band, the status with the new fingerprint first, so the next poll answers 204 again.
-    return render_regions(context, "poll", "status", swapped=False)
+    # out of band, the status with the new version first, so the next poll answers 204 again.
+    return render_regions(page_context(request, current, view), "poll", "status", swapped=False)
 
 
 # Last, so that the fixed /page/... routes above (and the tabs') take precedence.
@@ -114,6 +128,6 @@ async def act(action: str, request: Request, store: Store, _: SameOrigin) -> Res
     if change is None:
         raise HTTPException(404, f"no such action: {action}")
     view = View.parse((await read_form(request)).require().fields)
-    return await run_in_threadpool(
+    return await run_quick(
         answer_change, request, store, change, view, own="diagram", substep=action == "substep"
     )

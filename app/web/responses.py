@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.errors import SessionNotFoundError
 from app.session import Session
 from app.store import SessionStore
-from app.web.deps import cookie_session, get_runs, set_cookie
+from app.web.deps import cookie_session, get_runs, get_store, set_cookie
 from app.web.errors import REFUSALS, status_of
 from app.web.templating import Shown, is_htmx, own_region, render_page, render_regions
 from app.web.views import page, panel
@@ -28,7 +28,8 @@ def page_context(
     request: Request, current: Session, view: View | None = None, **extra: Any
 ) -> dict[str, Any]:
     """The page's context (:func:`app.web.views.page.context`) with the session's latest run."""
-    return page.context(current, view, run=get_runs(request).status(current.id), **extra)
+    version = get_store(request).stamp(current.id)
+    return page.context(current, view, run=get_runs(request).status(current.id), version=version, **extra)
 
 
 def show(

@@ -1,4 +1,4 @@
-"""The page's view: the stages and buttons of each phase, the sample form, the fingerprint."""
+"""The page's view: the stages and buttons of each phase, the sample form, the watch's version."""
 
 from __future__ import annotations
 
@@ -69,11 +69,10 @@ def test_the_sample_form_shows_the_session_or_what_was_typed() -> None:
     assert [f.value for f in targets] == ["0.01", "0.99"] and (eta.name, eta.value) == ("eta", "0.5")
 
 
-def test_the_fingerprint_changes_with_what_the_page_shows() -> None:
-    fresh = session.create("p")
-    assert page.fingerprint(fresh) == page.fingerprint(session.create("p"))
-    assert page.fingerprint(session.run_forward(fresh)) != page.fingerprint(fresh)
-    assert page.fingerprint(session.edit(fresh, learning_rate=0.25)) != page.fingerprint(fresh)
+def test_the_watch_compares_the_stores_version_of_the_session() -> None:
+    """The page's watch sends back the store's stamp of the session (tests/test_store.py shows it
+    changes with every change and with nothing else)."""
+    assert page.context(session.create("p"), View(), version=7)["fingerprint"] == "7"
 
 
 def test_only_the_open_tab_adds_its_view() -> None:
