@@ -17,7 +17,7 @@ from app.datasets import BUILTIN, Dataset, make_dataset
 from app.engine import Architecture, Parameters
 from app.errors import NotASessionDocumentError
 from app.history import History, HistorySource, Snapshot, Summary
-from app.session import Origin, Progress, Session, progress_of, replay
+from app.session import Origin, Progress, Reveal, Session, progress_of, replay
 
 #: The state document a store saves (the history lives in the store's log).
 STATE_FORMAT = "backprop-viz.state"
@@ -69,6 +69,7 @@ def state_to_json(session: Session, summary: Summary) -> dict[str, Any]:
         "step": session.step,
         "recent_losses": pack(session.recent_losses),
         "history": [summary.losses, summary.kept, summary.first_kept, summary.last_kept],
+        "reveal": None if session.reveal is None else _reveal_to_json(session.reveal),
         "origin": {
             "config": config_to_json(session.origin.config),
             "params": _pack_params(session.origin.params),
@@ -106,6 +107,7 @@ def state_from_json(document: Mapping[str, Any], session_id: str, source: Histor
             history=History(source, Summary(losses, kept, first_kept, last_kept)),
             recent_losses=tuple(unpack(document["recent_losses"]).tolist()),
             substep_mode=bool(document["substep_mode"]),
+            reveal=_reveal_from_json(document.get("reveal")),
         )
     except NotASessionDocumentError:
         raise
@@ -138,3 +140,15 @@ def snapshot_from_row(
         None if previous is None else unpack_params(arch, previous),
         sample_index,
     )
+
+
+def _reveal_to_json(reveal: Reveal) -> list[Any]:
+    return [*reveal.at, sorted(reveal.keys), reveal.everything]
+
+
+def _reveal_from_json(value: Any) -> Reveal | None:
+    if value is None:
+        return None
+    step, phase, forward_layers, backward_layers, keys, everything = value
+    at = (int(step), str(phase), int(forward_layers), int(backward_layers))
+    return Reveal(at, frozenset(str(k) for k in keys), bool(everything))

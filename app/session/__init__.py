@@ -17,8 +17,8 @@ with training (every loss, the kept states for undo) is the session's :class:`~a
 stored apart from the rest so that a step costs what the network costs, not what the history does.
 
 The package: ``phases`` (the table), ``value`` (the session), ``steps`` (creating, the phase machine,
-sub-steps, replay) and ``changes`` (training, undo and restore, reset, edits); everything is
-imported from here.
+sub-steps, replay), ``changes`` (training, undo and restore, reset, edits) and ``reveal`` (predict
+before reveal); everything is imported from here.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from app.session.phases import (
     Stage,
     Step,
 )
+from app.session.reveal import computed, hidden, position, predicting, reveal, reveal_all, set_predicting
 from app.session.steps import (
     Progress,
     SubStep,
@@ -52,7 +53,7 @@ from app.session.steps import (
     run_update,
     substep_position,
 )
-from app.session.value import DEFAULT_LEARNING_RATE, DEFAULT_SEED, Config, Origin, Session
+from app.session.value import DEFAULT_LEARNING_RATE, DEFAULT_SEED, Config, Origin, Reveal, Session
 
 __all__ = [
     "DEFAULT_LEARNING_RATE",
@@ -67,26 +68,34 @@ __all__ = [
     "Phase",
     "PhaseRule",
     "Progress",
+    "Reveal",
     "Session",
     "Stage",
     "Step",
     "SubStep",
     "batch_of",
+    "computed",
     "create",
     "describe_substep",
     "edit",
+    "hidden",
     "next_sample",
+    "position",
+    "predicting",
     "progress_of",
     "replay",
     "reset",
     "resolve_dataset",
     "restore",
+    "reveal",
+    "reveal_all",
     "run_backward",
     "run_forward",
     "run_step",
     "run_steps",
     "run_substep",
     "run_update",
+    "set_predicting",
     "steps_per_epoch",
     "substep_position",
     "train",

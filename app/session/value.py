@@ -45,6 +45,21 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class Reveal:
+    """Predict before reveal is on: what the last step computed stays hidden until revealed."""
+
+    #: Where the session stood when the numbers in ``keys`` were revealed: (step, phase, forward
+    #: layers done, backward layers done). A step moves the session on, so its new numbers start
+    #: hidden again.
+    at: tuple[int, str, int, int] = (0, "idle", 0, 0)
+    #: The quantities revealed there, named as the page selects them: "unit:l,j", "weight:l,i,j",
+    #: "bias:l,j", "loss".
+    keys: frozenset[str] = frozenset()
+    #: Everything revealed there at once.
+    everything: bool = False
+
+
+@dataclass(frozen=True)
 class Session:
     """Everything about one user's network. Traces are derived (see :func:`replay`)."""
 
@@ -69,6 +84,8 @@ class Session:
     recent_losses: tuple[float, ...] = ()
     #: True when the last step was a sub-step, so the diagram highlights just what it computed.
     substep_mode: bool = False
+    #: Predict before reveal: None when off (see app/session/reveal.py).
+    reveal: Reveal | None = None
 
     @property
     def arch(self) -> Architecture:
