@@ -79,6 +79,8 @@ class HistoryWriter(HistoryReader):
     def __init__(self, db: sqlite3.Connection, session_id: str, arch: Architecture, count: int) -> None:
         super().__init__(lambda sql, args: db.execute(sql, args).fetchall(), session_id, arch, count)
         self._db = db
+        # Buckets stored now: a write that leaves fewer (a cut, buckets merged) deletes the rest.
+        self._buckets = -(-count // width_for(count))
 
     def _chunk(self, chunk: int) -> FloatArray:
         row = self._db.execute(
@@ -112,9 +114,13 @@ class HistoryWriter(HistoryReader):
         self._count += int(values.size)
 
     def write_envelope(self, env: Envelope) -> None:
-        self._db.execute("DELETE FROM envelope WHERE sid = ? AND bucket >= ?", (self.session_id, env.first))
+        last = env.first + env.buckets
+        if last < self._buckets:
+            self._db.execute("DELETE FROM envelope WHERE sid = ? AND bucket >= ?", (self.session_id, last))
+        self._buckets = last
         self._db.executemany(
-            "INSERT INTO envelope (sid, bucket, low, high, low_at, high_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO envelope (sid, bucket, low, high, low_at, high_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (self.session_id, env.first + b, lo, hi, lo_at, hi_at)
                 for b, (lo, hi, lo_at, hi_at) in enumerate(
