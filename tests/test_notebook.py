@@ -207,6 +207,7 @@ def execute(nb: nbformat.NotebookNode, kernel: str, cwd: Path) -> list[str]:
     return printed
 
 
+# Between them, in a fresh kernel: every hidden and every output activation, both losses, both modes.
 @pytest.mark.parametrize(
     ("layers", "hidden", "output", "loss", "mode", "dataset"),
     [
@@ -214,6 +215,7 @@ def execute(nb: nbformat.NotebookNode, kernel: str, cwd: Path) -> list[str]:
         ((2, 4, 3, 1), "tanh", "sigmoid", "bce", "batch", "xor"),
         ((2, 5, 1), "relu", "linear", "l2", "sgd", "circle"),
         ((2, 3, 3, 3, 2), "linear", "tanh", "l2", "batch", None),
+        ((2, 2, 2), "sigmoid", "relu", "l2", "sgd", None),
     ],
 )
 def test_it_runs_top_to_bottom_in_a_fresh_kernel(
