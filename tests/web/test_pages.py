@@ -267,7 +267,7 @@ async def test_page_is_secure_and_self_contained(client: httpx.AsyncClient) -> N
         for key in ("src", "href", "action", "hx-get", "hx-post", "formaction"):
             value = attrs.get(key)
             if value is not None:
-                assert value.startswith("/"), (key, value)
+                assert value.startswith(("/", "#")), (key, value)
     for asset in ("/static/app.css", "/static/app.js", "/vendor/htmx/htmx.min.js", "/static/favicon.svg"):
         assert (await client.get(asset)).status_code == 200, asset
 

@@ -16,6 +16,7 @@ from app import diagram, session
 from app.session import PHASE_TABLE, Session
 from app.training import RunStatus
 from app.web.views import data, network, panel, train
+from app.web.views.announce import announcement
 from app.web.views.fields import TextField
 from app.web.views.panel import View
 
@@ -126,5 +127,6 @@ def context(
         "form_error": bool(errors),
         "notice": notice,
         "fingerprint": fingerprint(current),
+        "announcement": announcement(current),
         "run": run,
     }
