@@ -52,6 +52,7 @@ def test_the_qr_code_is_the_address_with_a_white_quiet_zone() -> None:
     link = follow.follow_link("/follow/AbCdEfGhIjKlMnOpQrStUv", url)
     code = segno.make(url, error="m", micro=False)
     side = code.symbol_size(scale=1, border=2)[0]
+    assert isinstance(code.version, int)
     assert side == 4 * code.version + 17 + 4  # modules plus a 2-module border on each side
     assert re.match(
         rf'<svg viewBox="0 0 {side} {side}" class="qr"><path fill="#fff" d="M0 0h{side}v{side}h-{side}z"/>',
