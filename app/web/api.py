@@ -262,7 +262,7 @@ def explain_quantity(
 @router.post("/sessions/{session_id}/check", response_model=CheckResponse, responses=ERRORS)
 def check_answer(session_id: str, body: CheckRequest, store: Store) -> CheckResponse:
     """Check a number worked out by hand against the one `/explain` arrives at (4 significant
-    digits pass: the tolerance is max(0.001·|expected|, 1e-6)); the working comes with the answer."""
+    digits pass: the tolerance is max(5e-4·|expected|, 1e-9)); the working comes with the answer."""
     kind, index = select(weight=body.weight, bias=body.bias, unit=body.unit, loss=body.loss)
     return check_of(check(store.get(session_id), kind, index, body.value))
 

@@ -405,7 +405,7 @@ class CheckRequest(Strict):
 class CheckResponse(BaseModel):
     correct: bool = Field(description="Whether |value − expected| ≤ tolerance")
     expected: float = Field(description="The result /explain gives for the quantity in the current phase")
-    tolerance: float = Field(description="max(0.001·|expected|, 1e-6): 4 significant digits pass")
+    tolerance: float = Field(description="max(5e-4·|expected|, 1e-9): 4 significant digits pass")
     explanation: ExplainResponse
 
 

@@ -968,7 +968,7 @@ async def test_check_a_value_rounded_to_four_digits_is_correct(client: httpx.Asy
     assert body.keys() == {"correct", "expected", "tolerance", "explanation"}
     assert body["correct"] is True
     assert body["expected"] == expected
-    assert body["tolerance"] == max(1e-3 * abs(expected), 1e-6)
+    assert body["tolerance"] == max(5e-4 * abs(expected), 1e-9)
     assert body["explanation"] == explained
     wrong = await client.post(
         f"/api/sessions/{sid}/check", json={"weight": [1, 2, 1], "value": expected * 1.01}

@@ -367,6 +367,9 @@ async def test_check_my_answer_in_the_page(client: httpx.AsyncClient) -> None:
     assert 'data-correct="false"' in wrong.text
     plain = await client.get(f"/?tab=work&select=unit:2,0&answer={expected:.4g}")
     assert 'data-correct="true"' in plain.text  # the same check works as a plain GET without JavaScript
+    comma = f"{expected:.4g}".replace(".", ",")
+    assert 'data-correct="true"' in (await client.get(f"/?tab=work&select=unit:2,0&answer={comma}")).text
+    assert "4 significant digits" in plain.text
 
 
 async def test_quiz_mode_hides_the_numbers_until_answered(client: httpx.AsyncClient) -> None:
