@@ -9,7 +9,7 @@ document.addEventListener("keydown", (event) => {
   let key = event.key.toLowerCase();
   if (key === "arrowright" || key === "pagedown") key = "n";
   const button = document.querySelector(`#controls button[data-key="${CSS.escape(key)}"]`);
-  if (button instanceof HTMLButtonElement && !button.disabled) {
+  if (button instanceof HTMLButtonElement && !button.disabled && button.getAttribute("aria-disabled") !== "true") {
     event.preventDefault();
     button.click();
   }
@@ -28,3 +28,17 @@ document.addEventListener("htmx:afterSettle", () => {
     body.scrollTop = panelScroll.top;
   }
 });
+
+// A step that must wait is aria-disabled (focusable, so the focus stays on a button just pressed):
+// a click on it does nothing here. Without JavaScript it posts, and the answer says why it waits.
+document.addEventListener(
+  "click",
+  (event) => {
+    const target = event.target;
+    if (target instanceof Element && target.closest('button[aria-disabled="true"]')) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  },
+  true,
+);

@@ -96,6 +96,9 @@ def test_every_step_works_with_javascript_disabled(no_js: Watched, live: LiveSer
         assert_diagram_equals_api(page, state)
     with page.expect_navigation():
         click(page, "Reset")
+    assert api_state(no_js)["phase"] == "updated"  # asked first
+    with page.expect_navigation():
+        click(page, "Yes, reset")
     assert api_state(no_js)["phase"] == "idle"
 
 

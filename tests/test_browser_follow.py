@@ -19,7 +19,7 @@ def follow_url_of(presenter: Watched) -> str:
 
 def wait_connected(page: Page) -> None:
     """Until the page's event stream is open (its first event has been swapped in)."""
-    page.wait_for_function("document.querySelector('#follow-page') && window.htmx !== undefined")
+    page.wait_for_function("() => document.querySelector('#follow-page') && window.htmx !== undefined")
     page.locator("#follow-view [data-step]").wait_for()
 
 
@@ -42,7 +42,7 @@ def test_the_follow_view_updates_after_each_presenter_step(
         state["forward"]["loss"]
     )
     student.page.wait_for_function(
-        "document.querySelector('#follow-announce').textContent.includes('Forward pass done')"
+        "() => document.querySelector('#follow-announce').textContent.includes('Forward pass done')"
     )
     assert student.page.locator('.derivation[data-quantity="L"]').count() == 1
 

@@ -107,8 +107,8 @@ async def cancel_run(request: Request, store: Store, runs: TrainingRuns, _: Same
     if posted.current is None:
         return lost_session(request)
     session_id = posted.current.id
-    runs.cancel(session_id)
-    # The run stops after its current chunk (about 20 ms); wait for it off the event loop.
+    # The run stops after its current chunk (about 20 ms); ask and wait off the event loop.
+    await run_in_threadpool(runs.cancel, session_id)
     await run_in_threadpool(runs.wait, session_id, 5.0)
     latest = await run_in_threadpool(store.get, session_id)
     return _respond(request, latest, posted.view)

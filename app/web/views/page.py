@@ -99,10 +99,11 @@ def context(
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     notice: str | None = None,
+    confirm: str | None = None,
 ) -> dict[str, Any]:
     """What templates/page.html needs. ``run``: the session's latest training run (the Train tab
     shows its progress); ``values`` and ``errors``: a refused sample form; ``notice``: why a step
-    was refused."""
+    was refused; ``confirm``: a step that asks first ("reset")."""
     view = view or View()
     tab = TAB_VIEWS.get(view.tab)
     inputs, targets, eta = sample_fields(current, values, errors)
@@ -126,6 +127,7 @@ def context(
         "eta": eta,
         "form_error": bool(errors),
         "notice": notice,
+        "confirm": confirm,
         "fingerprint": fingerprint(current),
         "announcement": announcement(current),
         "run": run,
