@@ -25,16 +25,24 @@ class CheckResult:
     explanation: Derivation
 
 
-def tolerance_for(expected: float) -> float:
-    """max(10⁻³·|expected|, 10⁻⁶).
+#: The share of |expected| an answer may be off: what rounding to 4 significant digits can cost.
+RELATIVE_TOLERANCE = 5e-4
+#: The least difference ever accepted, for answers of (nearly) zero.
+ABSOLUTE_TOLERANCE = 1e-9
 
-    Rounding to 4 significant digits moves a number by at most half a unit in the 4th digit, which
-    is at most 5·10⁻⁴ of its size, so an answer rounded like the page's numbers always passes; an
-    answer 1 % off never does. Near zero the absolute floor 10⁻⁶ takes over. A hand calculation
-    chained through rounded intermediates can lose more than that where it subtracts nearly equal
-    numbers (1 − y for y close to 1): carry more digits there.
+
+def tolerance_for(expected: float) -> float:
+    """max(5·10⁻⁴·|expected|, 10⁻⁹): an answer is right when |value − expected| is at most this.
+
+    Rounding to 4 significant digits moves a number by at most half a unit in its 4th digit, which
+    is at most 5·10⁻⁴ of its size, so an answer rounded like the page's numbers passes however
+    small the number is (−1.59e-6 wants −1.590e-6, not −7e-7); an answer off in its 4th digit
+    by more than rounding does not. The floor 10⁻⁹ only matters for results of exactly (or
+    almost) zero. A hand calculation chained through rounded intermediates can lose more than
+    this where it subtracts nearly equal numbers (1 − y for y close to 1): carry more digits there.
+    Exercise sheets mark their blanks by the same rule (:func:`check`).
     """
-    return max(1e-3 * abs(expected), 1e-6)
+    return max(RELATIVE_TOLERANCE * abs(expected), ABSOLUTE_TOLERANCE)
 
 
 def check(session: Session, kind: str, index: Sequence[int], value: float) -> CheckResult:

@@ -25,6 +25,7 @@ from app.web import (
     api,
     data_tab,
     errors,
+    follow,
     logs,
     metrics,
     network_tab,
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await app.state.live.close()
         app.state.runs.shutdown()
         app.state.store.close()
 
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     app.state.store = store if store is not None else open_store(settings)
     # Background training runs from the page (and the runs API), coordinated through the store.
     app.state.runs = Runs(app.state.store)
+    # Followers of sessions connected to this process, each session's changes rendered once for all.
+    app.state.live = follow.make_hub(app.state.store)
     # Exercise sheets, kept like sessions (in the store's records, with the same expiry).
     app.state.sheets = issued_sheets.Sheets.open(app.state.store, settings.session_ttl)
 
@@ -109,7 +113,7 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     for routes in (api, notebook_api, sheets_api, sheets_pages):
         app.include_router(routes.router)
     # The tabs' routers first: pages.router ends with the catch-all POST /page/{action}.
-    for routes in (data_tab, train_tab, network_tab, share_links):
+    for routes in (data_tab, train_tab, network_tab, share_links, follow):
         app.include_router(routes.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

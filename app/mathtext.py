@@ -9,6 +9,7 @@ under the other as MathML Core (which browsers draw without a maths library).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -144,6 +145,11 @@ def name_text(name: Name) -> str:
 
 def plain(parts: Parts, numeric: bool) -> str:
     """Plain text, as in MATH.md: binary operators spaced, true minus signs."""
+    return "".join(_plain_pieces(parts, numeric))
+
+
+def _plain_pieces(parts: Parts, numeric: bool) -> list[str]:
+    """The plain text of each part, spaced as :func:`plain` joins them."""
     out: list[str] = []
     previous: Part | None = None
     for k, part in enumerate(parts):
@@ -162,7 +168,7 @@ def plain(parts: Parts, numeric: bool) -> str:
                 piece = " " + piece  # two names side by side ("Σ_k δ(2)_k", "½ Σ_j")
         out.append(piece)
         previous = part
-    return "".join(out)
+    return out
 
 
 def _part_text(part: Part, numeric: bool, parts: Parts, k: int) -> str:
@@ -245,6 +251,11 @@ def number_mathml(value: float) -> str:
 
 
 def mathml(parts: Parts, numeric: bool) -> str:
+    return _mrow("".join(_mathml_pieces(parts, numeric)))
+
+
+def _mathml_pieces(parts: Parts, numeric: bool) -> list[str]:
+    """The MathML of each part (in the context of its neighbours, which decide brackets)."""
     pieces: list[str] = []
     for k, part in enumerate(parts):
         if isinstance(part, Op):
@@ -270,7 +281,53 @@ def mathml(parts: Parts, numeric: bool) -> str:
             pieces.append(number)
         else:
             pieces.append(mathml(part.shape, numeric))
-    return _mrow("".join(pieces))
+    return pieces
+
+
+#: Most characters (of the plain text) a row of the working holds. MathML Core does not break
+#: lines, so a longer form is broken here and goes on in the next row, so that the working fits a
+#: side panel (about 360 px wide) or a phone. It breaks before a + or −, else before a ·, each
+#: time in as few brackets as it can: between the terms of a sum before inside one of them.
+ROW_CHARS = 26
+
+
+def broken(parts: Parts, numeric: bool, width: int = ROW_CHARS) -> list[tuple[int, int]]:
+    """Where to break ``parts`` into rows of at most ``width`` characters: (start, stop) of each
+    row's parts. A row is longer only when a single factor is (it is never broken inside)."""
+    texts = _plain_pieces(parts, numeric)
+
+    def length(start: int, stop: int) -> int:
+        return len("".join(texts[start:stop]).strip())
+
+    # Each place a row may start, ranked: fewer brackets around it first, then + − before ·.
+    ranks: dict[int, tuple[int, int]] = {}
+    depth = 0
+    previous: Part | None = None
+    for k, part in enumerate(parts):
+        if isinstance(part, Op):
+            if part.text in _OPEN:
+                depth += 1
+            elif part.text in _CLOSE:
+                depth -= 1
+            elif k > 0 and part.text in {"+", "−", "·"} and not _is_prefix(previous):
+                ranks[k] = (depth, 0 if part.text != "·" else 1)
+        previous = part
+
+    def pieces(start: int, stop: int) -> list[tuple[int, int]]:
+        inside = [k for k in ranks if start < k < stop]
+        if length(start, stop) <= width or not inside:
+            return [(start, stop)]
+        best = min(ranks[k] for k in inside)
+        cuts = [start, *(k for k in inside if ranks[k] == best), stop]
+        return [piece for a, b in itertools.pairwise(cuts) for piece in pieces(a, b)]
+
+    rows: list[tuple[int, int]] = []
+    for start, stop in pieces(0, len(parts)):
+        if rows and length(rows[-1][0], stop) <= width:
+            rows[-1] = (rows[-1][0], stop)
+        else:
+            rows.append((start, stop))
+    return rows
 
 
 def named_values(parts: Parts) -> list[Val]:
@@ -298,21 +355,25 @@ class Line:
     relation: str = "="
     note: str = ""
 
-    def steps(self) -> list[str]:
-        """The MathML of each form right of the lhs (general, symbols, numbers, result), redundant
-        ones left out."""
+    def forms(self) -> list[tuple[Parts, bool]]:
+        """Each form right of the lhs (general, symbols, numbers, result) as parts and whether
+        they are written with numbers; redundant ones left out."""
         lhs_text = plain(self.lhs, False)
         expr_text = plain(self.expr, False)
         numeric_text = plain(self.expr, True)
-        steps: list[str] = []
+        forms: list[tuple[Parts, bool]] = []
         if self.general:
-            steps.append(mathml(self.general, False))
+            forms.append((self.general, False))
         if expr_text and expr_text != lhs_text:
-            steps.append(mathml(self.expr, False))
+            forms.append((self.expr, False))
         if numeric_text not in ("", expr_text, fmt(self.result)):
-            steps.append(mathml(self.expr, True))
-        steps.append(number_mathml(self.result))
-        return steps
+            forms.append((self.expr, True))
+        forms.append(((Val((), self.result, ""),), True))
+        return forms
+
+    def steps(self) -> list[str]:
+        """The MathML of each form right of the lhs, on one line each."""
+        return [mathml(parts, numeric) for parts, numeric in self.forms()]
 
     def chain(self) -> str:
         """The MathML of everything right of the lhs, on one line."""
@@ -340,13 +401,18 @@ class Line:
 
 def mathml_table(lines: Sequence[Line]) -> str:
     # One form per row, aligned on the relation, so the working fits a narrow panel and reads
-    # top to bottom: lhs = symbols / = numbers / = result.
+    # top to bottom: lhs = symbols / = numbers / = result; a long form goes on in the next rows.
     rows: list[str] = []
     for line in lines:
-        for k, step in enumerate(line.steps()):
+        for k, (parts, numeric) in enumerate(line.forms()):
             lhs = mathml(line.lhs, False) if k == 0 else ""
             relation = line.relation if k == 0 else "="
-            rows.append(f"<mtr><mtd>{lhs}</mtd><mtd>{_mrow(_mo(relation) + step)}</mtd></mtr>")
+            pieces = _mathml_pieces(parts, numeric)
+            for r, (start, stop) in enumerate(broken(parts, numeric)):
+                # A row that goes on is set in from the relation, as a hand-written one would be.
+                lead = _mo(relation) if r == 0 else '<mspace width="1em"/>'
+                cell = _mrow(lead + "".join(pieces[start:stop]))
+                rows.append(f"<mtr><mtd>{lhs if r == 0 else ''}</mtd><mtd>{cell}</mtd></mtr>")
         if line.note:
             rows.append(f"<mtr><mtd></mtd><mtd><mtext>({escape(line.note)})</mtext></mtd></mtr>")
     rows_text = "".join(rows)

@@ -28,6 +28,7 @@ class NpmFiles(NamedTuple):
 #: The front-end packages, by the name they are served under.
 NPM: dict[str, NpmFiles] = {
     "htmx": NpmFiles("htmx.org", "dist", ("dist/htmx.min.js", "LICENSE")),
+    "htmx-ext-sse": NpmFiles("htmx-ext-sse", "dist", ("dist/sse.min.js", "LICENSE")),
     "swagger-ui": NpmFiles(
         "swagger-ui-dist",
         "",

@@ -82,6 +82,22 @@ def _redis_url(raw: str) -> str:
     return raw
 
 
+def _public_url(raw: str) -> str:
+    """``http(s)://host[:port][/path]`` with nothing after the path, without its trailing slash."""
+    parts = urlsplit(raw)
+    try:
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError:
+        raise SettingsError(
+            f"BACKPROP_PUBLIC_URL={raw!r}: the port is not a number from 0 to 65535"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(
+            f"BACKPROP_PUBLIC_URL={raw!r}: use the address students open, e.g. https://backprop.example.org"
+        )
+    return raw.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Server settings. Environment variables (all optional):
@@ -96,6 +112,8 @@ class Settings:
     - ``BACKPROP_WORKERS``: server processes ``backprop-viz`` starts (default 1).
     - ``BACKPROP_METRICS``: serve Prometheus metrics at ``/metrics`` (default 1; 0 turns them off).
     - ``BACKPROP_LOG_FORMAT``: ``text`` (default) or ``json`` (one JSON object a line).
+    - ``BACKPROP_PUBLIC_URL``: the address students open (``https://host[:port][/path]``), from which
+      follow links and their QR codes are made; default: the address of the presenter's own request.
     """
 
     store: StoreKind = "sqlite"
@@ -110,6 +128,8 @@ class Settings:
     log_format: LogFormat = "text"
     #: The Redis URL when ``store`` is ``redis``.
     redis_url: str = ""
+    #: Where the app is reached from outside, without a trailing slash ("" to use each request's own).
+    public_url: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -136,4 +156,5 @@ class Settings:
             metrics=_switch(env, "BACKPROP_METRICS", cls.metrics),
             log_format="json" if log_format == "json" else "text",
             redis_url=redis_url,
+            public_url=_public_url(env["BACKPROP_PUBLIC_URL"]) if env.get("BACKPROP_PUBLIC_URL") else "",
         )

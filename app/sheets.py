@@ -49,7 +49,7 @@ MAX_SEED = 2**32 - 1
 SCALE = 100
 #: Changes whenever the drawing of numbers or blanks changes, so an old code never silently
 #: names a different sheet.
-SHEET_VERSION = 1
+SHEET_VERSION = 2
 #: Draws tried before a seed's network is taken as it is (see :func:`fair`).
 MAX_DRAWS = 200
 #: The session id of a sheet's sessions (they are never stored).

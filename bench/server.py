@@ -35,6 +35,8 @@ class Server:
     url: str
     workers: int
     store: str
+    #: The server's process id (with one worker, the process that serves).
+    pid: int = 0
 
 
 @contextlib.contextmanager
@@ -77,7 +79,7 @@ def serve(*, workers: int = 1, store: str = "sqlite", env: dict[str, str] | None
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
             time.sleep(0.1)
-        yield Server(url, workers, store)
+        yield Server(url, workers, store, process.pid)
     finally:
         process.terminate()
         try:

@@ -96,6 +96,9 @@ def test_every_step_works_with_javascript_disabled(no_js: Watched, live: LiveSer
         assert_diagram_equals_api(page, state)
     with page.expect_navigation():
         click(page, "Reset")
+    assert api_state(no_js)["phase"] == "updated"  # asked first
+    with page.expect_navigation():
+        click(page, "Yes, reset")
     assert api_state(no_js)["phase"] == "idle"
 
 
@@ -251,3 +254,28 @@ def test_an_open_page_follows_the_api_and_then_keeps_still(watched: Watched, liv
     page.fill('input[name="epochs"]', "42")
     page.wait_for_timeout(4500)
     assert page.input_value('input[name="epochs"]') == "42"
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (390, 844)])
+def test_derivations_wrap_inside_the_panel(browser: Browser, live: LiveServer, size: tuple[int, int]) -> None:
+    """Each row of the working fits the panel's width (before, after Update "h1 = 0.523" was cut
+    to "· 0" at its edge), on the default network and on one with 8 units a layer."""
+    watched = open_context(browser, live, viewport={"width": size[0], "height": size[1]})
+    page = watched.page
+    for layers in ([2, 3, 2], [2, 8, 8, 2]):
+        created = page.request.post(f"{live.url}/api/sessions", data={"layers": layers}).json()
+        sid = created["id"]
+        for action in ("forward", "backward", "update"):
+            assert page.request.post(f"{live.url}/api/sessions/{sid}/{action}").ok
+        watched.context.add_cookies([{"name": "bpv_session", "value": sid, "url": live.url}])
+        depth = len(layers) - 1
+        for select in ("weight:0,0,0", f"weight:{depth - 1},0,0", "unit:1,0", "bias:0,0", "loss"):
+            page.goto(f"{live.url}/?tab=work&select={select}")
+            page.locator(".derivation .math").wait_for()
+            widths = page.evaluate(
+                "() => [...document.querySelectorAll('.derivation .math')]"
+                ".map(e => [e.scrollWidth, e.clientWidth])"
+            )
+            assert all(scroll <= client for scroll, client in widths), (layers, select, widths)
+    watched.context.close()
+    assert watched.errors == [] and watched.foreign == []

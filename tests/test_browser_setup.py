@@ -34,8 +34,11 @@ def map_fills(page: Page) -> list[str]:
 
 
 def start_preset(page: Page, title: str) -> None:
+    """Start a preset from the Network tab, saying yes when asked (with or without JavaScript)."""
+    click(page, f"Start from this preset: {title}")
+    page.get_by_role("alertdialog").wait_for()
     with page.expect_navigation():
-        click(page, f"Start from this preset: {title}")
+        click(page, "Yes, start it")
 
 
 def test_xor_preset_then_the_decision_map_follows_the_steps(watched: Watched, live: LiveServer) -> None:
@@ -86,8 +89,11 @@ def test_the_architecture_form_builds_the_network(watched: Watched, live: LiveSe
     page.select_option('select[name="output_activation"]', "sigmoid")
     page.select_option('select[name="activation"]', "tanh")
     page.select_option('select[name="data"]', "xor")
+    click(page, "Start this network")
+    page.get_by_role("alertdialog").wait_for()
+    assert page.evaluate("document.activeElement.textContent") == "Keep this network"
     with page.expect_navigation():
-        click(page, "Start this network")
+        click(page, "Yes, start it")
     assert page.locator("svg.landscape [data-node]").count() == 7
     assert page.locator("svg.landscape [data-edge]").count() == 12
     state = api_state(watched)
@@ -133,8 +139,11 @@ def test_a_downloaded_session_opens_again(watched: Watched, live: LiveServer, tm
     with page.expect_navigation():
         click(page, "Open")
     copy = api_state(watched)
-    assert copy["id"] != original["id"]
-    assert {k: v for k, v in copy.items() if k != "id"} == {k: v for k, v in original.items() if k != "id"}
+    assert copy["id"] != original["id"] and copy["follow_url"] != original["follow_url"]
+    own = ("id", "follow_url")  # a copy is a session of its own, followed on its own
+    assert {k: v for k, v in copy.items() if k not in own} == {
+        k: v for k, v in original.items() if k not in own
+    }
 
     # a file that is not a session: the reason, in place, and nothing changes
     bad = tmp_path / "notes.json"
@@ -152,6 +161,8 @@ def test_choosing_a_sample_works_with_javascript_disabled(no_js: Watched, live: 
     page.goto(live.url + "/?tab=network")
     with page.expect_navigation():
         click(page, "Start from this preset: XOR")
+    with page.expect_navigation():
+        click(page, "Yes, start it")
     page.goto(live.url + "/?tab=data")
     with page.expect_navigation():
         click(page, "Sample 3: make it current")

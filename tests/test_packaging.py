@@ -71,12 +71,16 @@ def test_the_wheel_is_a_real_wheel_with_the_page_inside(installed: Path) -> None
         "app/_bundle/static/app.css",
         "app/_bundle/vendor/htmx/htmx.min.js",
         "app/_bundle/vendor/htmx/LICENSE",
+        "app/_bundle/vendor/htmx-ext-sse/sse.min.js",
+        "app/_bundle/vendor/htmx-ext-sse/LICENSE",
+        "app/_bundle/templates/follow.html",
         "app/_bundle/vendor/swagger-ui/swagger-ui-bundle.js",
         "app/_bundle/vendor/swagger-ui/swagger-ui.css",
         "app/_bundle/vendor/swagger-ui/LICENSE",
     ):
         assert name in names
     assert not any(name.startswith(("tests/", "bench/", "node_modules/")) for name in names)
+    assert not any("axe" in name for name in names)  # a test tool (a dev dependency), not the page's
     assert not any(name.endswith(".pth") for name in names)  # not an editable install's link
 
 
@@ -92,6 +96,7 @@ def test_the_installed_command_serves_the_whole_page(installed: Path, tmp_path: 
         for path in (
             "/static/app.css",
             "/vendor/htmx/htmx.min.js",
+            "/vendor/htmx-ext-sse/sse.min.js",
             "/vendor/swagger-ui/swagger-ui-bundle.js",
             "/docs",
             "/healthz",

@@ -29,6 +29,7 @@ def test_a_checkout_reads_the_folders_beside_the_package(tmp_path: Path) -> None
         tmp_path / "static",
         {
             "htmx": tmp_path / "node_modules" / "htmx.org" / "dist",
+            "htmx-ext-sse": tmp_path / "node_modules" / "htmx-ext-sse" / "dist",
             "swagger-ui": tmp_path / "node_modules" / "swagger-ui-dist",
         },
     )
@@ -42,7 +43,11 @@ def test_a_wheel_reads_the_bundle_inside_the_package(tmp_path: Path) -> None:
     assert layout == (
         bundle / "templates",
         bundle / "static",
-        {"htmx": bundle / "vendor" / "htmx", "swagger-ui": bundle / "vendor" / "swagger-ui"},
+        {
+            "htmx": bundle / "vendor" / "htmx",
+            "htmx-ext-sse": bundle / "vendor" / "htmx-ext-sse",
+            "swagger-ui": bundle / "vendor" / "swagger-ui",
+        },
     )
 
 

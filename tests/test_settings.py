@@ -34,9 +34,22 @@ def test_every_variable_is_read() -> None:
             "BACKPROP_WORKERS": "4",
             "BACKPROP_METRICS": "0",
             "BACKPROP_LOG_FORMAT": "json",
+            "BACKPROP_PUBLIC_URL": "https://backprop.example.org/course/",
         }
     )
-    assert settings == Settings("memory", Path("/tmp/bpv"), 60.0, 5, 2.5, "0.0.0.0", 8080, 4, False, "json")
+    assert settings == Settings(
+        "memory",
+        Path("/tmp/bpv"),
+        60.0,
+        5,
+        2.5,
+        "0.0.0.0",
+        8080,
+        4,
+        False,
+        "json",
+        public_url="https://backprop.example.org/course",
+    )
 
 
 @pytest.mark.parametrize(
@@ -70,6 +83,20 @@ def test_a_redis_url_chooses_the_redis_store(url: str) -> None:
     settings = Settings.from_env({"BACKPROP_STORE": url})
     assert (settings.store, settings.redis_url) == ("redis", url)
     assert Settings.from_env({}).redis_url == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("http://192.168.1.20:8000", "http://192.168.1.20:8000"),
+        ("https://backprop.example.org/", "https://backprop.example.org"),
+        ("https://example.org/backprop", "https://example.org/backprop"),
+        ("", ""),
+    ],
+)
+def test_the_public_url_is_kept_without_its_trailing_slash(raw: str, expected: str) -> None:
+    assert Settings.from_env({"BACKPROP_PUBLIC_URL": raw}).public_url == expected
+    assert Settings.from_env({}).public_url == ""
 
 
 def test_xdg_data_home_moves_the_default_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,6 +133,25 @@ def test_xdg_data_home_moves_the_default_data_dir(monkeypatch: pytest.MonkeyPatc
         ({"BACKPROP_WORKERS": "0"}, "BACKPROP_WORKERS='0' must lie in 1..64"),
         ({"BACKPROP_METRICS": "maybe"}, "BACKPROP_METRICS='maybe': use 1 or 0 (true/false, yes/no, on/off)"),
         ({"BACKPROP_LOG_FORMAT": "xml"}, "BACKPROP_LOG_FORMAT='xml': choose 'text' or 'json'"),
+        (
+            {"BACKPROP_PUBLIC_URL": "backprop.example.org"},
+            "BACKPROP_PUBLIC_URL='backprop.example.org': use the address students open, "
+            "e.g. https://backprop.example.org",
+        ),
+        (
+            {"BACKPROP_PUBLIC_URL": "ftp://example.org"},
+            "BACKPROP_PUBLIC_URL='ftp://example.org': use the address students open, "
+            "e.g. https://backprop.example.org",
+        ),
+        (
+            {"BACKPROP_PUBLIC_URL": "https://example.org/?x=1"},
+            "BACKPROP_PUBLIC_URL='https://example.org/?x=1': use the address students open, "
+            "e.g. https://backprop.example.org",
+        ),
+        (
+            {"BACKPROP_PUBLIC_URL": "http://example.org:99999"},
+            "BACKPROP_PUBLIC_URL='http://example.org:99999': the port is not a number from 0 to 65535",
+        ),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:

@@ -5,6 +5,8 @@ Sessions: one created on one process is stepped on the other; concurrent steps s
 are serialised (every acknowledged step has its own number, the weights are those of that many
 steps in a row); a process killed with SIGKILL while clients step loses nothing it acknowledged.
 
+Followers: a follower connected to one process sees the steps taken through the other.
+
 Background runs: one per session whichever process is asked; progress and cancel from either; a
 run whose process is killed is reported failed by the other within 30 s; ``--workers 2`` alike.
 """
@@ -30,6 +32,7 @@ from app.session import Session, run_steps
 from tests.processes import Server, clean_environment, free_port, started
 from tests.redis_server import wait_until
 from tests.test_session import stepped
+from tests.web.test_follow import Events
 
 REPO = Path(__file__).resolve().parent.parent
 COMMAND = [sys.executable, "-c", "from app.cli import main; main()"]
@@ -159,6 +162,26 @@ def test_a_killed_process_loses_nothing_it_acknowledged(store_env: dict[str, str
     assert max(acknowledged) == final["step"]  # the last acknowledged step is the latest state
     assert len(acknowledged) <= final["step"] <= len(acknowledged) + in_flight
     assert_state_is(final, stepped(local, final["step"]))
+
+
+# --------------------------------------------------------------------------------------------
+# Followers
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_step_on_one_process_reaches_a_follower_connected_to_the_other(two: tuple[Server, Server]) -> None:
+    a, b = two
+    state = a.http.post("/api/sessions").json()
+    sid = state["id"]
+    assert b.http.get(f"/api/sessions/{sid}").json()["follow_url"] == state["follow_url"]  # one link
+    with b.http.stream("GET", f"{state['follow_url']}/events") as response:
+        assert response.status_code == 200
+        events = Events(response)
+        assert 'data-step="0"' in events.next()["data"]
+        assert a.http.post(f"/api/sessions/{sid}/forward").status_code == 200
+        assert "data-activation" in events.next()["data"]
+        assert a.http.post(f"/api/sessions/{sid}/step").status_code == 200
+        assert 'data-step="1"' in events.next()["data"]
 
 
 # --------------------------------------------------------------------------------------------

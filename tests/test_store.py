@@ -840,3 +840,15 @@ def test_the_stamp_changes_with_every_change_and_nothing_else(store: SessionStor
     assert store.stamp("a") not in (first, second)
     with pytest.raises(SessionNotFoundError):
         store.stamp("nobody")
+
+
+def test_a_session_carries_the_stamp_it_was_read_or_written_at(store: SessionStore) -> None:
+    """A page shows ``session.stamp`` and its watch compares ``store.stamp()``: they must agree for
+    what was read, whatever happens after (read apart, a change landing in between made a stale
+    page look current)."""
+    store.add(create("a"))
+    read = store.get("a")
+    assert read.stamp == store.stamp("a")
+    stepped = store.update("a", run_step)
+    assert stepped.stamp == store.stamp("a") != read.stamp
+    assert store.get("a").stamp == stepped.stamp

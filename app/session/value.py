@@ -86,6 +86,10 @@ class Session:
     substep_mode: bool = False
     #: Predict before reveal: None when off (see app/session/reveal.py).
     reveal: Reveal | None = None
+    #: The store's version of this value, set by the store that hands it out (0 for a session never
+    #: stored): it changes with every change, so a page that shows this session can tell, with one
+    #: small read (``SessionStore.stamp``), whether it is still current. Not part of the content.
+    stamp: int = field(default=0, compare=False)
 
     @property
     def arch(self) -> Architecture:

@@ -163,8 +163,9 @@ class MemoryStore(SessionStore):
             new = _save(change(entry.session), entry.log)
             with self._table:
                 if self._sessions.get(session_id) is entry:
-                    entry.session = new
                     entry.version += 1
+                    new = replace(new, stamp=entry.version)
+                    entry.session = new
             return new
 
     def delete(self, session_id: str) -> None:

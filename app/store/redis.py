@@ -228,14 +228,14 @@ class RedisStore(SessionStore):
     @translated
     def get(self, session_id: str) -> Session:
         with self._locked(session_id):
-            state, used, _version = self._row(session_id)
+            state, used, version = self._row(session_id)
             now = self.clock()
             if now - used >= TOUCH_SECONDS:
                 with self._client.pipeline(transaction=False) as pipe:
                     pipe.zadd(USED, {session_id: now}, xx=True)  # never brings back an evicted one
                     self._expire(pipe, Keys.of(session_id))
                     pipe.execute()
-            return self._decode(session_id, state)
+            return replace(self._decode(session_id, state), stamp=version)
 
     @translated
     def update(self, session_id: str, change: Callable[[Session], Session]) -> Session:
@@ -280,7 +280,7 @@ class RedisStore(SessionStore):
                 pipe.execute()
             except redis.WatchError:
                 return None
-        return replace(new, history=History(self._source(new.id, new.arch, after), after))
+        return replace(new, history=History(self._source(new.id, new.arch, after), after), stamp=version + 1)
 
     @translated
     def delete(self, session_id: str) -> None:

@@ -226,7 +226,7 @@ class SqliteStore(SessionStore):
         rows = self._query("SELECT state, version FROM session_states WHERE id = ?", (session_id,))
         if not rows:
             raise SessionNotFoundError(session_id)
-        session = self._decode(session_id, rows[0][0])
+        session = replace(self._decode(session_id, rows[0][0]), stamp=int(rows[0][1]))
         self._remember(session, int(rows[0][1]))
         return session, used, int(rows[0][1])
 
@@ -297,7 +297,7 @@ class SqliteStore(SessionStore):
                     db.execute(f"DELETE FROM {table} WHERE sid = ?", (new.id,))
             if pending is not None:
                 apply(pending, HistoryWriter(db, new.id, new.arch, before.losses), before)
-        saved = replace(new, history=History(self._source(new.id, new.arch, after), after))
+        saved = replace(new, history=History(self._source(new.id, new.arch, after), after), stamp=version + 1)
         self._remember(saved, version + 1)
         return saved
 

@@ -2,8 +2,11 @@
 uploaded file. (Its share links have routes of their own: ``share_links``.)
 
 Each starts a *new* session and moves the page's cookie to it. The old session stays in the store
-(a notebook may still be driving it through the API). A form that cannot be used is shown again
-with a message next to the field at fault (422), and nothing is created. What the tab shows is
+(a notebook may still be driving it through the API), but the page moves away from it, so a preset
+or a network of the form asks first: sent without ``confirmed=1``, the tab comes back with the
+question and a button that sends the same form again with it (no JavaScript needed). A form that
+cannot be used is shown again with a message next to the field at fault (422), and nothing is
+created. What the tab shows is
 :mod:`app.web.views.network`.
 """
 
@@ -44,6 +47,18 @@ def _refuse(
     return show_tab(request, current, view, network.context(current, view, values=values, errors=errors), 422)
 
 
+def _ask_first(
+    request: Request, current: Session, view: View, confirm: str, values: Mapping[str, str] | None = None
+) -> Response:
+    """The tab again with the question whether to start (200); nothing has been made."""
+    context = network.context(current, view, values=values, confirm=confirm)
+    return show_tab(request, current, view, context, 200)
+
+
+def _confirmed(values: Mapping[str, str]) -> bool:
+    return values.get("confirmed") == "1"
+
+
 @router.post("/page/network/preset")
 async def start_preset(request: Request, store: Store, _: SameOrigin) -> Response:
     """A new session from a preset; the old one stays in the store."""
@@ -56,6 +71,8 @@ async def start_preset(request: Request, store: Store, _: SameOrigin) -> Respons
     if name not in PRESETS:
         message = f"Preset: unknown preset “{name}”; choose one of {', '.join(PRESETS)}"
         return _refuse(request, current, view, {"preset": message})
+    if not _confirmed(form.fields):
+        return _ask_first(request, current, view, f"preset:{name}")
     new = await run_in_threadpool(create_from_preset, store, name)
     return opened(request, new, view)
 
@@ -71,6 +88,8 @@ async def create_network(request: Request, store: Store, _: SameOrigin) -> Respo
     body, errors = read_architecture(current, form.fields)
     if body is None:
         return _refuse(request, current, view, errors, form.fields)
+    if not _confirmed(form.fields):
+        return _ask_first(request, current, view, "create", form.fields)
     try:
         new = await run_in_threadpool(create_session, store, body)
     except REFUSALS as exc:

@@ -34,7 +34,6 @@ ACTIONS: dict[str, Callable[[Session], Session]] = {
     "update": session.run_update,
     "step": session.run_step,
     "substep": session.run_substep,
-    "reset": session.reset,
     "undo": session.undo,
 }
 
@@ -120,10 +119,25 @@ def _changed(request: Request, store: SessionStore, view: View) -> Response:
     return render_regions(page_context(request, current, view), "poll", "status", swapped=False)
 
 
+@router.post("/page/reset")
+async def reset(request: Request, store: Store, _: SameOrigin) -> Response:
+    """Back to the start, once confirmed: without ``confirmed=1`` the controls ask first (htmx:
+    the controls alone; otherwise the page with them). The API's reset does not ask."""
+    values = (await read_form(request)).require().fields
+    view = View.parse(values)
+    if values.get("confirmed") == "1":
+        return await run_in_threadpool(answer_change, request, store, session.reset, view, own="diagram")
+    current = await run_in_threadpool(cookie_session, request, store)
+    if current is None:
+        return lost_session(request)
+    context = page_context(request, current, view, confirm="reset")
+    return show(request, context, shown="form", own="controls")
+
+
 # Last, so that the fixed /page/... routes above (and the tabs') take precedence.
 @router.post("/page/{action}")
 async def act(action: str, request: Request, store: Store, _: SameOrigin) -> Response:
-    """Forward, Backward, Update, Step, Sub-step, Reset, Undo from the page's buttons."""
+    """Forward, Backward, Update, Step, Sub-step, Undo from the page's buttons (Reset: above)."""
     change = ACTIONS.get(action)
     if change is None:
         raise HTTPException(404, f"no such action: {action}")

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.errors import SessionNotFoundError
 from app.session import Session
 from app.store import SessionStore
-from app.web.deps import cookie_session, get_runs, get_store, set_cookie
+from app.web.deps import cookie_session, get_runs, set_cookie
 from app.web.errors import REFUSALS, status_of
 from app.web.templating import Shown, is_htmx, own_region, render_page, render_regions
 from app.web.views import page, panel
@@ -27,9 +27,10 @@ from app.web.views.panel import View
 def page_context(
     request: Request, current: Session, view: View | None = None, **extra: Any
 ) -> dict[str, Any]:
-    """The page's context (:func:`app.web.views.page.context`) with the session's latest run."""
-    version = get_store(request).stamp(current.id)
-    return page.context(current, view, run=get_runs(request).status(current.id), version=version, **extra)
+    """The page's context (:func:`app.web.views.page.context`) with the session's latest run (a
+    caller that read it before loading the session passes it as ``run``)."""
+    run = extra.pop("run") if "run" in extra else get_runs(request).status(current.id)
+    return page.context(current, view, run=run, version=current.stamp, **extra)
 
 
 def show(

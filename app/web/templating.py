@@ -26,13 +26,14 @@ from app.resources import TEMPLATES
 PAGE = "page.html"
 
 #: Every swappable region of the page, in the order an answer carries them after its own target.
-REGIONS = ("diagram", "status", "controls", "sample", "panel", "dataset")
+REGIONS = ("diagram", "status", "controls", "sample", "panel", "dataset", "announce", "follow")
 
 Shown = Literal["session", "view", "poll", "notice", "form"]
 #: Which regions show each kind of change.
 SHOWN: dict[Shown, tuple[str, ...]] = {
     # The session's numbers, data or settings: every region that shows them.
-    "session": ("diagram", "status", "controls", "sample", "panel"),
+    # "announce" says the step out loud (a live region: only its text is swapped).
+    "session": ("diagram", "status", "controls", "sample", "panel", "announce"),
     # The panel's view (tab, selection): the panel, the selection in the diagram, and the
     # controls, which carry the view along with every step.
     "view": ("diagram", "controls", "panel"),
@@ -96,6 +97,11 @@ def render_regions(
     names = regions_of(shown, own)
     parts = [_block(name, context, oob=not swapped or index > 0) for index, name in enumerate(names)]
     return html_response("\n".join(parts), status_code)
+
+
+def render_fragment(template: str, block: str, context: Mapping[str, Any]) -> str:
+    """One block of ``template`` on its own (a fragment sent some other way than an htmx answer)."""
+    return str(render_block(environment, template, block, context))
 
 
 def _block(name: str, context: Mapping[str, Any], *, oob: bool) -> str:

@@ -21,7 +21,7 @@ from app.errors import SessionNotFoundError
 from app.limits import MAX_TRAIN_EPOCHS
 from app.session import Session
 from app.store import SessionStore
-from app.web.deps import AppSettings, SameOrigin, Store, TrainingRuns, cookie_session
+from app.web.deps import COOKIE, AppSettings, SameOrigin, Store, TrainingRuns, cookie_session
 from app.web.errors import REFUSALS, status_of
 from app.web.forms import read_form, whole_number
 from app.web.responses import back_to_page, lost_session, page_context, show
@@ -92,12 +92,19 @@ async def start_run(
 
 
 @router.get("/page/run")
-def poll_run(request: Request, store: Store) -> Response:
-    """The run's progress (and the network as it learns); stops polling once the run has ended."""
+def poll_run(request: Request, store: Store, runs: TrainingRuns) -> Response:
+    """The run's progress (and the network as it learns); stops polling once the run has ended.
+
+    The run's status is read before the session: a run says it is done only after its last chunk
+    is stored, so the session read next has every step the status counts (read the other way round,
+    a run ending in between showed "done" beside the network of a chunk before, and polling stopped).
+    """
+    session_id = request.cookies.get(COOKIE)
+    run = runs.status(session_id) if session_id else None
     current = cookie_session(request, store)
     if current is None:
         return lost_session(request)
-    return _respond(request, current, View.parse(request.query_params).but(tab="train"))
+    return _respond(request, current, View.parse(request.query_params).but(tab="train"), run=run)
 
 
 @router.post("/page/cancel")
@@ -107,8 +114,8 @@ async def cancel_run(request: Request, store: Store, runs: TrainingRuns, _: Same
     if posted.current is None:
         return lost_session(request)
     session_id = posted.current.id
-    runs.cancel(session_id)
-    # The run stops after its current chunk (about 20 ms); wait for it off the event loop.
+    # The run stops after its current chunk (about 20 ms); ask and wait off the event loop.
+    await run_in_threadpool(runs.cancel, session_id)
     await run_in_threadpool(runs.wait, session_id, 5.0)
     latest = await run_in_threadpool(store.get, session_id)
     return _respond(request, latest, posted.view)

@@ -80,7 +80,7 @@ def region_ids(fragment: str) -> list[tuple[str, bool]]:
     """The page regions in an htmx answer, in order: (id, swapped out of band)."""
     regions = "|".join(REGIONS)
     found = re.findall(rf'<\w+ id="({regions})"([^>]*)>', fragment)
-    return [(rid, 'hx-swap-oob="true"' in rest) for rid, rest in found]
+    return [(rid, "hx-swap-oob=" in rest) for rid, rest in found]
 
 
 def new_cookie(response: httpx.Response) -> str:
@@ -92,8 +92,8 @@ def new_cookie(response: httpx.Response) -> str:
 
 def comparable(current: session.Session) -> dict[str, Any]:
     """The API state without the id."""
-    state = state_of(current).model_dump()
-    del state["id"]
+    state = state_of(current, follow_url="").model_dump()
+    del state["id"], state["follow_url"]
     return state
 
 

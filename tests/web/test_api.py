@@ -306,7 +306,8 @@ async def test_export_import_round_trip(client: httpx.AsyncClient) -> None:
     copy = imported.json()
     assert copy["id"] != sid
     assert imported.headers["location"] == f"/api/sessions/{copy['id']}"
-    assert {**copy, "id": sid} == original
+    assert copy["follow_url"] != original["follow_url"]  # a copy is followed on its own
+    assert {**copy, "id": sid, "follow_url": original["follow_url"]} == original
     assert (await client.get(f"/api/sessions/{copy['id']}/history")).json() == (
         await client.get(f"/api/sessions/{sid}/history")
     ).json()
@@ -566,7 +567,7 @@ async def test_an_export_imports_back_gzip_compressed(client: httpx.AsyncClient)
         headers={"content-type": "application/json", "content-encoding": "gzip"},
     )
     assert response.status_code == 201, response.text
-    assert {**response.json(), "id": sid} == original
+    assert {**response.json(), "id": sid, "follow_url": original["follow_url"]} == original
 
 
 @pytest.mark.parametrize(
@@ -736,7 +737,7 @@ async def test_api_creates_a_session_from_a_preset(
     assert response.status_code == 201
     state = response.json()
     assert response.headers["location"] == f"/api/sessions/{state['id']}"
-    del state["id"]
+    del state["id"], state["follow_url"]
     assert state == comparable(presets.create_from_preset("x", name))
 
 
@@ -967,7 +968,7 @@ async def test_check_a_value_rounded_to_four_digits_is_correct(client: httpx.Asy
     assert body.keys() == {"correct", "expected", "tolerance", "explanation"}
     assert body["correct"] is True
     assert body["expected"] == expected
-    assert body["tolerance"] == max(1e-3 * abs(expected), 1e-6)
+    assert body["tolerance"] == max(5e-4 * abs(expected), 1e-9)
     assert body["explanation"] == explained
     wrong = await client.post(
         f"/api/sessions/{sid}/check", json={"weight": [1, 2, 1], "value": expected * 1.01}

@@ -54,6 +54,7 @@ async def test_switching_to_xor_changes_the_dataset(client: httpx.AsyncClient, s
         ("status", True),
         ("controls", True),
         ("sample", True),  # the sample form shows the first sample of the new data
+        ("announce", True),
     ]
     state = await api_state(client, sid)
     assert state["dataset"] == {
@@ -312,7 +313,7 @@ async def test_the_sample_form_redraws_the_samples_and_maps(
     response = await client.post("/page/sample", data=data, headers=HX)
     assert response.status_code == 200
     # the panel comes out of band with the Data tab's samples and maps inside it
-    assert region_ids(response.text)[-2:] == [("panel", True), ("dataset", False)]
+    assert region_ids(response.text)[-3:] == [("panel", True), ("dataset", False), ("announce", True)]
     assert '<td class="x" title="0.7">0.7</td><td class="x" title="-0.2">−0.2</td>' in response.text
     assert cells_of(response.text) == expected_cells(store.get(sid))
 

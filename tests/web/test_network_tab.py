@@ -65,8 +65,21 @@ async def test_each_preset_starts_a_new_session(
 ) -> None:
     old = use_session(client, store)
     await client.post("/page/step", headers=HX)
-    response = await client.post(
+    count = store.count()
+    asked = await client.post(
         "/page/network/preset", data={"name": name, "tab": "network"}, headers=HX if htmx else {}
+    )
+    assert asked.status_code == 200 and "set-cookie" not in asked.headers and store.count() == count
+    question = f"Start a new network from {presets.get(name).title}?"
+    assert question in text(asked) and text(asked).count('role="alertdialog"') == 1
+    assert (
+        '<button type="submit" name="confirmed" value="1" class="next">Yes, start it</button>' in asked.text
+    )
+    assert "stays available through its API link" in asked.text
+    response = await client.post(
+        "/page/network/preset",
+        data={"name": name, "tab": "network", "confirmed": "1"},
+        headers=HX if htmx else {},
     )
     if htmx:
         assert response.status_code == 204
@@ -84,7 +97,7 @@ async def test_each_preset_starts_a_new_session(
 
 async def test_mazur_weights_are_exactly_the_posts(client: httpx.AsyncClient, store: MemoryStore) -> None:
     use_session(client, store)
-    response = await client.post("/page/network/preset", data={"name": "mazur"}, headers=HX)
+    response = await client.post("/page/network/preset", data={"name": "mazur", "confirmed": "1"}, headers=HX)
     state = (await client.get(f"/api/sessions/{new_cookie(response)}")).json()
     assert state["weights"] == [[[0.15, 0.25], [0.2, 0.3]], [[0.4, 0.5], [0.45, 0.55]]]
     assert state["biases"] == [[0.35, 0.35], [0.6, 0.6]]
@@ -112,7 +125,23 @@ FORM = {
     "train_biases": "on",
     "data": "current",
     "tab": "network",
+    "confirmed": "1",
 }
+
+
+async def test_the_architecture_form_asks_first_and_keeps_what_was_typed(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    sid = use_session(client, store)
+    count = store.count()
+    form = {**FORM, "layers": "2, 5, 1", "learning_rate": "0.3"}
+    del form["confirmed"]
+    asked = await client.post("/page/network/create", data=form, headers=HX)
+    assert asked.status_code == 200 and "set-cookie" not in asked.headers
+    assert store.count() == count and client.cookies[COOKIE] == sid
+    assert "Start a new 2-5-1 network?" in text(asked)
+    assert 'name="layers" value="2, 5, 1"' in asked.text and 'name="learning_rate" value="0.3"' in asked.text
+    assert '<button type="submit">Start this network</button>' not in asked.text
 
 
 @pytest.mark.parametrize("htmx", [True, False])

@@ -16,6 +16,7 @@ from tests.web.page import (
     elements,
     open_page,
     page_session,
+    region_ids,
     use_session,
     with_attr,
 )
@@ -94,12 +95,36 @@ async def test_every_step_works_without_javascript(client: httpx.AsyncClient) ->
         ("step", "updated"),
         ("substep", "forwarding"),
         ("undo", "updated"),
-        ("reset", "idle"),
     ]:
         response = await client.post(f"/page/{action}", follow_redirects=True)
         assert response.status_code == 200, action
         assert response.url.path == "/"
         assert (await api_state(client, sid))["phase"] == phase, action
+    # Reset asks first: the page with the question, then the same form with confirmed=1.
+    asked = await client.post("/page/reset", data={"tab": "work"})
+    assert asked.status_code == 200 and "Reset to the start?" in asked.text
+    assert (await api_state(client, sid))["step"] == 1  # nothing changed yet
+    done = await client.post("/page/reset", data={"tab": "work", "confirmed": "1"}, follow_redirects=True)
+    assert done.status_code == 200 and done.url.path == "/"
+    state = await api_state(client, sid)
+    assert (state["phase"], state["step"]) == ("idle", 0)
+
+
+async def test_reset_asks_first_in_the_controls(client: httpx.AsyncClient) -> None:
+    sid, _ = await open_page(client)
+    await client.post("/page/step", headers=HX)
+    asked = await client.post("/page/reset", data={"tab": "work"}, headers={**HX, "HX-Target": "controls"})
+    assert asked.status_code == 200
+    assert region_ids(asked.text) == [("controls", False)]  # only the controls: nothing else changed
+    assert 'role="alertdialog"' in asked.text and "its 1 update and their history are cleared" in asked.text
+    assert re.search(r'<button type="submit" id="reset-button" name="confirmed" value="1"', asked.text)
+    assert (await api_state(client, sid))["step"] == 1
+    done = await client.post(
+        "/page/reset", data={"tab": "work", "confirmed": "1"}, headers={**HX, "HX-Target": "diagram"}
+    )
+    assert done.status_code == 200 and "Reset to the start?" not in done.text
+    assert (await api_state(client, sid))["step"] == 0
+    assert 'id="reset-button"' in done.text  # the focus goes back to Reset
 
 
 def node_attrs(html: str) -> dict[tuple[int, int], dict[str, str | None]]:
@@ -172,7 +197,7 @@ async def test_labels_use_the_articles_notation(client: httpx.AsyncClient) -> No
         (["step"], {"Forward", "Step", "Sub-step", "Reset", "Undo"}),
     ],
 )
-async def test_buttons_not_allowed_now_are_disabled(
+async def test_buttons_not_allowed_now_are_marked_so_and_stay_focusable(
     client: httpx.AsyncClient, setup: list[str], enabled: set[str]
 ) -> None:
     await open_page(client)
@@ -181,9 +206,13 @@ async def test_buttons_not_allowed_now_are_disabled(
     page = (await client.get("/")).text
     controls = page[page.index('id="controls"') : page.index("</form>", page.index('id="controls"'))]
     buttons = re.findall(r"<button([^>]*)>([^<]+)</button>", controls)
-    seen = {label.strip(): "disabled" not in attrs for attrs, label in buttons}
+    seen = {label.strip(): 'aria-disabled="true"' not in attrs for attrs, label in buttons}
     assert {label for label, on in seen.items() if on} == enabled
     assert {"Forward", "Backward", "Update", "Step", "Sub-step", "Reset", "Undo"} <= seen.keys()
+    # Focusable all the same (never the disabled attribute), each with an id to keep the focus by.
+    assert not any(re.search(r"\sdisabled(?=[\s>=])", attrs) for attrs, _ in buttons)
+    ids = [re.search(r'\sid="([a-z-]+)"', attrs) for attrs, _ in buttons]
+    assert all(ids) and len({m.group(1) for m in ids if m}) == len(ids)
 
 
 @pytest.mark.parametrize(
@@ -267,7 +296,7 @@ async def test_page_is_secure_and_self_contained(client: httpx.AsyncClient) -> N
         for key in ("src", "href", "action", "hx-get", "hx-post", "formaction"):
             value = attrs.get(key)
             if value is not None:
-                assert value.startswith("/"), (key, value)
+                assert value.startswith(("/", "#")), (key, value)
     for asset in ("/static/app.css", "/static/app.js", "/vendor/htmx/htmx.min.js", "/static/favicon.svg"):
         assert (await client.get(asset)).status_code == 200, asset
 
@@ -367,6 +396,9 @@ async def test_check_my_answer_in_the_page(client: httpx.AsyncClient) -> None:
     assert 'data-correct="false"' in wrong.text
     plain = await client.get(f"/?tab=work&select=unit:2,0&answer={expected:.4g}")
     assert 'data-correct="true"' in plain.text  # the same check works as a plain GET without JavaScript
+    comma = f"{expected:.4g}".replace(".", ",")
+    assert 'data-correct="true"' in (await client.get(f"/?tab=work&select=unit:2,0&answer={comma}")).text
+    assert "4 significant digits" in plain.text
 
 
 async def test_quiz_mode_hides_the_numbers_until_answered(client: httpx.AsyncClient) -> None:

@@ -133,7 +133,7 @@ async def test_the_sheet_page(client: httpx.AsyncClient) -> None:
     assert html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">') == 14
     assert f"http://testserver/sheets/check?code={code}" in html
     assert '<link rel="stylesheet" href="/static/sheet.css">' in html
-    for name in ("w11 = 0.3", "u32 = 0.63", "b(2)1 = 0.71", "x1 = 0.6", "t2 = 0.37", "η = 0.5"):
+    for name in ("w11 = 0.44", "u32 = −0.74", "b(2)1 = 0.75", "x1 = 0.4", "t2 = 0.38", "η = 0.5"):
         assert name in html
 
 

@@ -19,9 +19,9 @@ def request_with(headers: dict[str, str]) -> Request:
 @pytest.mark.parametrize(
     ("shown", "own", "regions"),
     [
-        ("session", "diagram", ("diagram", "status", "controls", "sample", "panel")),
-        ("session", "sample", ("sample", "diagram", "status", "controls", "panel")),
-        ("session", "panel", ("panel", "diagram", "status", "controls", "sample")),
+        ("session", "diagram", ("diagram", "status", "controls", "sample", "panel", "announce")),
+        ("session", "sample", ("sample", "diagram", "status", "controls", "panel", "announce")),
+        ("session", "panel", ("panel", "diagram", "status", "controls", "sample", "announce")),
         ("view", "panel", ("panel", "diagram", "controls")),
         ("poll", "panel", ("panel", "diagram", "status", "controls")),
         ("poll", "status", ("status", "diagram", "controls", "panel")),
@@ -36,6 +36,10 @@ def test_an_answer_carries_its_own_region_first(shown: str, own: str, regions: t
 def test_only_a_poll_or_a_view_leaves_the_sample_form_alone() -> None:
     assert "sample" in SHOWN["session"]
     assert "sample" not in SHOWN["poll"] and "sample" not in SHOWN["view"]
+
+
+def test_only_a_change_of_the_session_is_said_out_loud() -> None:
+    assert [shown for shown, regions in SHOWN.items() if "announce" in regions] == ["session"]
 
 
 def test_the_own_region_is_htmxs_target_when_it_names_one() -> None:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app import session
 from app.store import MemoryStore
+from app.training import RunStatus
 from tests.web.page import (
     HX,
     page_session,
@@ -119,3 +120,38 @@ async def test_the_tabs_forms_keep_the_whole_view(client: httpx.AsyncClient) -> 
     for form in forms:
         for name, value in (("tab", "train"), ("select", "loss"), ("quiz", "1")):
             assert f'<input type="hidden" name="{name}" value="{value}">' in form, form
+
+
+async def test_a_poll_never_shows_a_run_done_beside_a_network_from_before_its_end(
+    client: httpx.AsyncClient, app: FastAPI, store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's last chunk may land while a poll is being answered. The poll reads the run's
+    status first (a run says "done" only once its last chunk is stored), so it shows either "still
+    running" or "done" with every step, never "done" with the network of a chunk before."""
+    sid = await page_session(client)
+    runs = app.state.runs
+    ended: list[bool] = []
+    real_get = store.get
+
+    def status(session_id: str) -> RunStatus | None:
+        if ended:
+            return RunStatus(session_id, "done", 1, 2, 2, None, 0.0, 1.0, "")
+        return RunStatus(session_id, "running", 1, 2, 1, None, 0.0, None, "")
+
+    def get(session_id: str) -> session.Session:
+        loaded = real_get(session_id)
+        if session_id == sid and not ended:  # the last chunk lands just after this read
+            store.update(sid, session.run_step)
+            ended.append(True)
+        return loaded
+
+    await client.post("/page/step", headers=HX)  # the run's first step, before the poll
+    monkeypatch.setattr(runs, "status", status)
+    monkeypatch.setattr(store, "get", get)
+    poll = (await client.get("/page/run?tab=train", headers=HX)).text
+    count = re.search(r'data-count="(\d+)"', poll)
+    state = re.search(r'data-run-state="(\w+)"', poll)
+    assert count is not None and state is not None
+    assert not (state.group(1) == "done" and count.group(1) != "2")
+    assert state.group(1) == "running"  # the status was read before the last chunk landed
+    assert ended == [True]

@@ -53,6 +53,8 @@ class NetworkTab:
     export_url: str
     #: The share link, once asked for (it needs the request's host).
     share: ShareLink | None
+    #: Which start waits for a yes: "preset:<name>" or "create" (None when nothing is asked).
+    confirm: str | None = None
 
 
 def tab_view(values: Mapping[str, str]) -> View:
@@ -93,8 +95,10 @@ def context(
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     share_link: ShareLink | None = None,
+    confirm: str | None = None,
 ) -> dict[str, Any]:
-    """What templates/_network.html needs, added to the page's context when the tab is open."""
+    """What templates/_network.html needs, added to the page's context when the tab is open;
+    ``confirm``: the start that asks first (see :class:`NetworkTab`)."""
     values, errors = values or {}, errors or {}
     arch, config = current.arch, current.config
 
@@ -122,5 +126,6 @@ def context(
         errors=errors,
         export_url=f"/api/sessions/{current.id}/export",
         share=share_link,
+        confirm=confirm,
     )
     return {"network_tab": tab}

@@ -15,6 +15,7 @@ from app import diagram, session
 from app.session import PHASE_TABLE, Session
 from app.training import RunStatus
 from app.web.views import data, network, panel, train
+from app.web.views.announce import announcement
 from app.web.views.fields import TextField
 from app.web.views.panel import View
 
@@ -77,11 +78,12 @@ def context(
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     notice: str | None = None,
+    confirm: str | None = None,
 ) -> dict[str, Any]:
     """What templates/page.html needs. ``run``: the session's latest training run (the Train tab
     shows its progress); ``version``: the store's stamp of the session (what the watch
     compares); ``values`` and ``errors``: a refused sample form; ``notice``: why a step
-    was refused."""
+    was refused; ``confirm``: a step that asks first ("reset")."""
     view = view or View()
     tab = TAB_VIEWS.get(view.tab)
     inputs, targets, eta = sample_fields(current, values, errors)
@@ -105,8 +107,10 @@ def context(
         "eta": eta,
         "form_error": bool(errors),
         "notice": notice,
+        "confirm": confirm,
         # What the page's watch sends back: the store's version of the session, which changes with
         # every change, so a watch that finds it unchanged answers 204 without loading anything.
         "fingerprint": str(version),
+        "announcement": announcement(current),
         "run": run,
     }

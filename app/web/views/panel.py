@@ -7,7 +7,6 @@ linked, reloaded and reached without JavaScript; htmx requests carry the same pa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
@@ -17,9 +16,9 @@ from app.answers import CheckResult
 from app.errors import InvalidInputError, NothingComputedError
 from app.explain import Derivation
 from app.gradcheck import GradientCheck
-from app.notation import read_number
 from app.quantity import Kind, check_index, parse_index
 from app.session import PHASE_TABLE, Session
+from app.sheets import parse_answer
 
 #: The panel's tabs, in order, with their labels. Each has a template ``templates/_<tab>.html``;
 #: "data" holds the sample form (its own region, "sample") above the datasets.
@@ -143,11 +142,11 @@ def work(session: Session, view: View) -> Work:
         except NothingComputedError as exc:
             message = str(exc)
         if derivation is not None and view.answer.strip():
-            value = read_number(view.answer)
-            if value is None or not math.isfinite(value):
-                answer_error = f"“{view.answer}” is not a number: type a value like 0.0821"
-            else:
-                result = answers.check(session, kind, index, value)
+            # Read as on an exercise sheet: a decimal point or comma ("0.0821", "0,0821").
+            try:
+                result = answers.check(session, kind, index, parse_answer(view.answer))
+            except ValueError as exc:
+                answer_error = str(exc)
     loss = None
     if chosen is None and session.forward is not None and session.forward.complete:
         loss = explain.explain(session, "loss", ())

@@ -76,7 +76,17 @@ def test_work_shows_the_derivation_and_checks_an_answer() -> None:
     wrong = panel.work(s, View(select="weight:0,0,0", answer=repr(expected.result * 1.01)))
     assert wrong.check is not None and not wrong.check.correct
     garbage = panel.work(s, View(select="weight:0,0,0", answer="twelve"))
-    assert garbage.check is None and garbage.answer_error is not None
+    assert garbage.check is None
+    assert garbage.answer_error == "“twelve” is not a number (write e.g. 0.1234 or 0,1234)"
+
+
+@pytest.mark.parametrize("comma", [True, False])
+def test_an_answer_may_have_a_decimal_comma(comma: bool) -> None:
+    s = stepped("forward", "backward")
+    expected = explain.explain(s, "unit", (1, 0)).result
+    typed = f"{expected:.4g}".replace(".", "," if comma else ".").replace("-", "−")
+    work = panel.work(s, View(select="unit:1,0", answer=typed))
+    assert work.check is not None and work.check.correct and work.answer_error is None
 
 
 def test_work_says_what_to_run_first() -> None:
