@@ -11,7 +11,7 @@ on an answer.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.diagram_layout import CHAR_WIDTH, Fonts, Layout, Line, place_labels, preferred_position
 from app.diagram_layout import Box as Area
@@ -151,11 +151,11 @@ class _Drawing:
     """The figure as it is drawn: units and their biases first, then the targets and the loss, then
     the weights, whose labels are placed around everything drawn before them."""
 
-    def __init__(self, sheet: Sheet, numbers: dict[Blank, int]) -> None:
+    def __init__(self, sheet: Sheet, numbers: dict[Blank, int], width: float) -> None:
         self.sheet, self.numbers = sheet, numbers
         self.layers = sheet.arch.layers
         self.count = len(self.layers)
-        self.layout = Layout.landscape(self.layers)
+        self.layout = replace(Layout.landscape(self.layers), width=width)
         self.fonts, self.r = self.layout.fonts, self.layout.radius
         self.texts: list[Text] = []
         self.boxes: list[BlankBox] = []
@@ -285,15 +285,33 @@ class _EdgeSpec:
     preferred: float
 
 
+#: Widths the figure is tried at, in turn, until no two boxes touch (the drawing is scaled to the
+#: page, so a wider one only has smaller type): a crowded network leaves the weights' labels no
+#: room at the first width.
+WIDTHS = tuple(Layout.landscape((2, 2)).width * factor for factor in (1.0, 1.15, 1.3, 1.5, 1.75, 2.0))
+
+
+def _apart(boxes: list[BlankBox]) -> bool:
+    return not any(
+        a.x < b.x + b.width and b.x < a.x + a.width and a.y < b.y + b.height and b.y < a.y + a.height
+        for k, a in enumerate(boxes)
+        for b in boxes[k + 1 :]
+    )
+
+
 def figure(sheet: Sheet, numbers: dict[Blank, int]) -> Figure:
-    """The sheet's diagram with ``numbers[blank]`` in the box of each blank."""
-    drawing = _Drawing(sheet, numbers)
-    for layer in range(drawing.count):
-        for j in range(drawing.layers[layer]):
-            drawing.unit(layer, j)
-    drawing.targets_and_loss()
-    height = drawing.layout.height + 2 * TOP_ROOM
-    wires = drawing.wires(height)
+    """The sheet's diagram with ``numbers[blank]`` in the box of each blank, at the narrowest of
+    :data:`WIDTHS` where no two boxes overlap."""
+    for width in WIDTHS:
+        drawing = _Drawing(sheet, numbers, width)
+        for layer in range(drawing.count):
+            for j in range(drawing.layers[layer]):
+                drawing.unit(layer, j)
+        drawing.targets_and_loss()
+        height = drawing.layout.height + 2 * TOP_ROOM
+        wires = drawing.wires(height)
+        if _apart(drawing.boxes):
+            break
     return Figure(
         drawing.layout.width,
         height,
