@@ -214,7 +214,8 @@ def _draw(arch: Architecture, rng: np.random.Generator) -> Numbers:
 
 
 #: How far a difference may cancel before a hand calculation carried to 5 significant digits
-#: could miss the 0.1 % tolerance: |result| must keep this fraction of the terms it comes from.
+#: could miss the 0.05 % tolerance: |result| must keep this fraction of the terms it comes from
+#: (5-digit terms are off by at most 5e-5 of themselves; a fifth kept makes that at most 2.5e-4).
 KEEP_FRACTION = 0.2
 #: Smallest |y − t| of an output: below it y − t would be mostly rounding error of y.
 MIN_OUTPUT_ERROR = 0.1
@@ -223,7 +224,7 @@ MIN_OUTPUT_ERROR = 0.1
 def fair(start: Session) -> bool:
     """Whether every blank of this network can be worked by hand to within the check's tolerance.
 
-    Checking my answer accepts 0.1 %; a sum whose terms nearly cancel (y − t with y close to t,
+    Checking my answer accepts 0.05 %; a sum whose terms nearly cancel (y − t with y close to t,
     Σ_k δ_k w_jk with terms of opposite signs, w − η ∂L/∂w close to 0) turns the rounding of its
     terms into a much larger relative error. Such draws are skipped.
     """
