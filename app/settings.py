@@ -96,6 +96,8 @@ class Settings:
     - ``BACKPROP_WORKERS``: server processes ``backprop-viz`` starts (default 1).
     - ``BACKPROP_METRICS``: serve Prometheus metrics at ``/metrics`` (default 1; 0 turns them off).
     - ``BACKPROP_LOG_FORMAT``: ``text`` (default) or ``json`` (one JSON object a line).
+    - ``BACKPROP_TRAIN_SLOTS``: synchronous trainings (``POST .../train``) one server process
+      computes at once, each in a process of its own (default 2); more are refused with 503.
     """
 
     store: StoreKind = "sqlite"
@@ -110,6 +112,7 @@ class Settings:
     log_format: LogFormat = "text"
     #: The Redis URL when ``store`` is ``redis``.
     redis_url: str = ""
+    train_slots: int = 2
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -136,4 +139,5 @@ class Settings:
             metrics=_switch(env, "BACKPROP_METRICS", cls.metrics),
             log_format="json" if log_format == "json" else "text",
             redis_url=redis_url,
+            train_slots=_whole(env, "BACKPROP_TRAIN_SLOTS", cls.train_slots, 1, 64),
         )

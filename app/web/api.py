@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Annotated
 
@@ -15,7 +16,9 @@ from app.errors import NoTrainingRunError
 from app.limits import MAX_BUCKETS, MAX_IMPORT_BYTES, MAX_LOSSES_PAGE
 from app.quantity import parse_index, select
 from app.session import Session
-from app.web.deps import AppSettings, Store, TrainingRuns
+from app.store import SessionStore
+from app.train_pool import TrainingPool
+from app.web.deps import AppSettings, Store, Trainers, TrainingRuns
 from app.web.schemas import (
     ERRORS,
     CheckRequest,
@@ -111,10 +114,22 @@ _stepper("reset", session.reset, "Back to how the session was created (history c
 _stepper("undo", session.undo, "Back one update (409 when there is nothing to undo).")
 
 
-@router.post("/sessions/{session_id}/train", response_model=SessionState, responses=ERRORS)
-def train_epochs(session_id: str, body: TrainRequest, store: Store) -> SessionState:
-    """`epochs` full passes over the data; exactly equal to that many single steps. All or nothing."""
-    return state_of(store.update(session_id, lambda s: session.train(s, body.epochs)))
+@router.post(
+    "/sessions/{session_id}/train",
+    response_model=SessionState,
+    responses={**ERRORS, 503: {"model": ErrorBody, "description": "Every training slot busy: Retry-After"}},
+)
+async def train_epochs(session_id: str, body: TrainRequest, store: Store, pool: Trainers) -> SessionState:
+    """`epochs` full passes over the data; exactly equal to that many single steps. All or nothing.
+
+    Computed in one of the server's training processes; when all are busy, 503 with `Retry-After`.
+    A training whose client gave up waiting is still applied (send an `Idempotency-Key` to retry)."""
+    with pool.slot():  # taken before a thread is, so waiting trains never hold the server's threads
+        return await run_in_threadpool(_train, store, pool, session_id, body.epochs)
+
+
+def _train(store: SessionStore, pool: TrainingPool, session_id: str, epochs: int) -> SessionState:
+    return state_of(store.update(session_id, functools.partial(pool.train, epochs=epochs)))
 
 
 @router.get("/sessions/{session_id}/history", response_model=list[HistoryEntry], responses=ERRORS)

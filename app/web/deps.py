@@ -1,5 +1,6 @@
-"""What routes get through FastAPI's dependencies: the store, the training runs and the settings
-of the app, the page's session (from its cookie), and the same-origin check of the page's forms."""
+"""What routes get through FastAPI's dependencies: the store, the training runs, the training
+processes and the settings of the app, the page's session (from its cookie), and the same-origin
+check of the page's forms."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.errors import SessionNotFoundError
 from app.session import Session
 from app.settings import Settings
 from app.store import SessionStore
+from app.train_pool import TrainingPool
 from app.training import Runs
 
 #: The cookie that carries the page's session id.
@@ -28,6 +30,11 @@ def get_runs(request: Request) -> Runs:
     return runs
 
 
+def get_pool(request: Request) -> TrainingPool:
+    pool: TrainingPool = request.app.state.pool
+    return pool
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -35,6 +42,7 @@ def get_settings(request: Request) -> Settings:
 
 Store = Annotated[SessionStore, Depends(get_store)]
 TrainingRuns = Annotated[Runs, Depends(get_runs)]
+Trainers = Annotated[TrainingPool, Depends(get_pool)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 

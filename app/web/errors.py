@@ -11,13 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.errors import (
+    BusyError,
     DivergenceError,
     InvalidInputError,
     NotKeptError,
     NoTrainingRunError,
     PhaseError,
     SessionNotFoundError,
-    StoreBusyError,
 )
 
 #: The status of every refusal; a subclass (NotASessionDocumentError) takes its base's.
@@ -28,7 +28,7 @@ STATUS: dict[type[Exception], int] = {
     NotKeptError: 404,
     SessionNotFoundError: 404,
     NoTrainingRunError: 404,
-    StoreBusyError: 503,
+    BusyError: 503,
 }
 #: The exceptions a route may catch to show a refusal instead of answering with an error.
 REFUSALS: tuple[type[Exception], ...] = tuple(STATUS)
@@ -42,8 +42,13 @@ def status_of(exc: Exception) -> int:
     return 500
 
 
+def retry_headers(exc: Exception) -> dict[str, str]:
+    """``Retry-After`` for a refusal that a later try may not meet (busy), else nothing."""
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else {}
+
+
 async def _refusal(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
+    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc), headers=retry_headers(exc))
 
 
 async def _busy(request: Request, exc: Exception) -> JSONResponse:

@@ -4,6 +4,7 @@ share links; the working (explain, check, gradient check); background training r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gzip
 import itertools
@@ -17,11 +18,13 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from fastapi import FastAPI
 
 from app import codec, engine, explain, history, presets, session, share
 from app.limits import MAX_IMPORT_BYTES, MAX_LAYERS, MAX_LOSS_HISTORY, MAX_UNITS
 from app.presets import PRESETS
 from app.store import MemoryStore
+from app.train_pool import RETRY_AFTER_SECONDS, TrainingPool
 from app.web.schemas import explanation_of
 from tests.web.page import assert_same_parameters, comparable, new_cookie
 
@@ -483,6 +486,23 @@ async def test_diverging_training_is_409_and_changes_nothing(client: httpx.Async
     assert response.status_code == 409
     assert "diverged" in response.json()["detail"]
     assert (await client.get(f"/api/sessions/{sid}")).json() == before
+
+
+async def test_a_train_is_refused_with_retry_after_while_every_slot_is_busy(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    sid = (await new(client))["id"]
+    before = (await client.get(f"/api/sessions/{sid}")).json()
+    pool: TrainingPool = app.state.pool
+    with contextlib.ExitStack() as held:
+        for _ in range(pool.slots):
+            held.enter_context(pool.slot())
+        refused = await client.post(f"/api/sessions/{sid}/train", json={"epochs": 10})
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+    assert "busy" in refused.json()["detail"]
+    assert (await client.get(f"/api/sessions/{sid}")).json() == before
+    assert (await post(client, sid, "train", epochs=10))["step"] == 10  # the slots are free again
 
 
 async def test_fifty_concurrent_steps_are_serialised(client: httpx.AsyncClient) -> None:
