@@ -66,5 +66,9 @@ class StoreBusyError(BusyError):
     """The store could not complete the request now (locked by another process); try again."""
 
 
+class StoreFullError(BusyError):
+    """No room for a new session: the store is full and every session in it is in recent use."""
+
+
 class TrainingBusyError(BusyError):
     """Every training process is busy (or one has just stopped); try again."""

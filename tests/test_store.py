@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from app import codec
-from app.errors import PhaseError, SessionNotFoundError
+from app.errors import PhaseError, SessionNotFoundError, StoreFullError
 from app.session import Session, create, restore, run_backward, run_step, run_substep, train
 from app.settings import Settings
 from app.store import MemoryStore, RedisStore, SessionStore, SqliteStore, open_store
@@ -25,6 +25,8 @@ from tests.redis_server import wait_until
 from tests.test_session import assert_params_equal, assert_sessions_equal, stepped
 
 TTL = 100.0
+#: The tests' "last hour": a session used this recently is never evicted (stores keep an hour).
+RECENT = 10.0
 
 
 class FakeClock:
@@ -41,7 +43,7 @@ class FakeClock:
 
 
 class StoreFactory(Protocol):
-    def __call__(self, *, max_sessions: int = 100) -> SessionStore: ...
+    def __call__(self, *, max_sessions: int = 100, keep_recent: float = RECENT) -> SessionStore: ...
 
 
 @pytest.fixture
@@ -56,16 +58,15 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) ->
     made: list[SessionStore] = []
     url = request.getfixturevalue("redis_url") if kind == "redis" else ""
 
-    def make(*, max_sessions: int = 100) -> SessionStore:
+    def make(*, max_sessions: int = 100, keep_recent: float = RECENT) -> SessionStore:
         store: SessionStore
+        limits = {"ttl": TTL, "max_sessions": max_sessions, "clock": clock, "keep_recent": keep_recent}
         if kind == "memory":
-            store = MemoryStore(ttl=TTL, max_sessions=max_sessions, clock=clock)
+            store = MemoryStore(**limits)
         elif kind == "redis":
-            store = RedisStore(url, ttl=TTL, max_sessions=max_sessions, clock=clock)
+            store = RedisStore(url, **limits)
         else:
-            store = SqliteStore(
-                tmp_path / "db" / "sessions.sqlite3", ttl=TTL, max_sessions=max_sessions, clock=clock
-            )
+            store = SqliteStore(tmp_path / "db" / "sessions.sqlite3", **limits)
         made.append(store)
         return store
 
@@ -249,14 +250,14 @@ def test_lru_eviction_when_full(make_store: StoreFactory, clock: FakeClock) -> N
     for name in ("a", "b", "c"):
         clock.advance(1)
         store.add(create(name))
-    clock.advance(1)
+    clock.advance(RECENT)
     store.get("a")  # a is now the most recently used: b is the least
     clock.advance(1)
     store.add(create("d"))
     assert store.count() == 3
     with pytest.raises(SessionNotFoundError):
         store.get("b")
-    clock.advance(1)
+    clock.advance(RECENT)
     store.update("c", run_step)  # an update is a use too: now a is the least recently used
     clock.advance(1)
     store.add(create("e"))
@@ -270,12 +271,52 @@ def test_lru_eviction_when_full(make_store: StoreFactory, clock: FakeClock) -> N
 def test_max_sessions_one(make_store: StoreFactory, clock: FakeClock) -> None:
     store = make_store(max_sessions=1)
     store.add(create("a"))
-    clock.advance(1)
+    clock.advance(RECENT)
     store.add(create("b"))
     assert store.count() == 1
     assert store.get("b").id == "b"
     with pytest.raises(SessionNotFoundError):
         store.get("a")
+
+
+def test_a_session_used_in_the_last_hour_is_never_evicted(make_store: StoreFactory, clock: FakeClock) -> None:
+    """Full of sessions all used within RECENT: a new one is refused (StoreFullError, 503) with the
+    seconds until the least recently used one may go, and nothing is evicted; once it has aged
+    past RECENT it goes, and the next one comes in."""
+    store = make_store(max_sessions=3)
+    for name in ("a", "b", "c"):
+        store.add(create(name))
+        clock.advance(2)
+    store.get("a")  # used again now: b (used 4 s ago) is the least recently used
+    with pytest.raises(StoreFullError) as refused:
+        store.add(create("d"))
+    assert refused.value.retry_after == RECENT - 4
+    assert store.count() == 3
+    assert {store.get(name).id for name in ("a", "b", "c")} == {"a", "b", "c"}
+    with pytest.raises(SessionNotFoundError):
+        store.get("d")
+    clock.advance(RECENT - 1)  # b is used again by the reads above: all three used 9 s ago
+    with pytest.raises(StoreFullError) as again:
+        store.add(create("d"))
+    assert again.value.retry_after == 1
+    clock.advance(1)
+    store.add(create("d"))  # now a is RECENT old: it goes
+    assert store.count() == 3
+    with pytest.raises(SessionNotFoundError):
+        store.get("a")
+
+
+def test_a_full_store_still_drops_its_expired_sessions(make_store: StoreFactory, clock: FakeClock) -> None:
+    store = make_store(max_sessions=2, keep_recent=TTL)
+    store.add(create("old"))
+    clock.advance(TTL - 5)
+    store.add(create("new"))
+    clock.advance(6)  # "old" expired, "new" used 6 s ago: room for one without an eviction
+    store.add(create("newer"))
+    assert store.count() == 2
+    with pytest.raises(StoreFullError):
+        store.add(create("newest"))
+    assert {store.get(name).id for name in ("new", "newer")} == {"new", "newer"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -492,7 +533,7 @@ def test_reads_of_a_long_history_touch_only_what_they_need(tmp_path: Path) -> No
 
 def test_eviction_and_expiry_drop_the_history_too(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "s.sqlite3"
-    store = SqliteStore(path, ttl=TTL, max_sessions=2, clock=clock)
+    store = SqliteStore(path, ttl=TTL, max_sessions=2, clock=clock, keep_recent=1)
     try:
         store.add(stepped(create("a"), 3))
         clock.advance(1)
@@ -586,9 +627,9 @@ def test_sqlite_threads_that_come_and_go_leave_no_connections(tmp_path: Path) ->
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_the_lock_table_does_not_grow_with_unknown_ids(tmp_path: Path, kind: str) -> None:
     store: SessionStore = (
-        MemoryStore(ttl=TTL, max_sessions=3)
+        MemoryStore(ttl=TTL, max_sessions=3, keep_recent=0)
         if kind == "memory"
-        else SqliteStore(tmp_path / "locks.sqlite3", ttl=TTL, max_sessions=3)
+        else SqliteStore(tmp_path / "locks.sqlite3", ttl=TTL, max_sessions=3, keep_recent=0)
     )
     for k in range(200):
         with pytest.raises(SessionNotFoundError):

@@ -29,7 +29,7 @@ from app.engine import Architecture
 from app.errors import InvalidInputError, SessionNotFoundError, StoreBusyError
 from app.history import History, Summary, apply, to_save
 from app.session import Session
-from app.store.base import Clock, SessionStore
+from app.store.base import KEEP_RECENT_SECONDS, Clock, SessionStore
 from app.store.sqlite_history import HistoryReader, HistoryWriter
 
 #: How often an update is recomputed when another process changed the session meanwhile.
@@ -67,8 +67,16 @@ HISTORY_TABLES = ("losses", "kept", "envelope")
 class SqliteStore(SessionStore):
     """Sessions in an SQLite file: their states in one table, their histories in three more."""
 
-    def __init__(self, path: Path, *, ttl: float, max_sessions: int, clock: Clock = time.time) -> None:
-        super().__init__(ttl=ttl, max_sessions=max_sessions, clock=clock)
+    def __init__(
+        self,
+        path: Path,
+        *,
+        ttl: float,
+        max_sessions: int,
+        clock: Clock = time.time,
+        keep_recent: float = KEEP_RECENT_SECONDS,
+    ) -> None:
+        super().__init__(ttl=ttl, max_sessions=max_sessions, clock=clock, keep_recent=keep_recent)
         self.path = path
         self._idle: list[sqlite3.Connection] = []
         self._connections: list[sqlite3.Connection] = []
@@ -236,6 +244,7 @@ class SqliteStore(SessionStore):
 
     def add(self, session: Session) -> Session:
         now = self.clock()
+        refusal = None
         with self._transaction() as db:
             gone = db.execute(
                 "SELECT id FROM session_states WHERE last_used < ?", (now - self.ttl,)
@@ -243,13 +252,22 @@ class SqliteStore(SessionStore):
             (count,) = db.execute("SELECT COUNT(*) FROM session_states").fetchone()
             excess = count - len(gone) - self.max_sessions + 1
             if excess > 0:
-                gone += db.execute(
-                    "SELECT id FROM session_states WHERE last_used >= ? ORDER BY last_used LIMIT ?",
+                # Least recently used first: the last of those that would go is the most recent.
+                evicted = db.execute(
+                    "SELECT id, last_used FROM session_states WHERE last_used >= ?"
+                    " ORDER BY last_used LIMIT ?",
                     (now - self.ttl, excess),
                 ).fetchall()
+                if evicted and self.is_recent(float(evicted[-1][1]), now):
+                    refusal = self.full(float(evicted[-1][1]), now)
+                else:
+                    gone += [(row[0],) for row in evicted]
             for (old,) in gone:
-                self._delete_rows(db, old)
-            stored = self._insert(db, session, now)
+                self._delete_rows(db, old)  # the expired go even when the new one cannot come in
+            if refusal is None:
+                stored = self._insert(db, session, now)
+        if refusal is not None:
+            raise refusal
         self._remember(stored, 0)
         return stored
 
