@@ -60,13 +60,15 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) ->
 
     def make(*, max_sessions: int = 100, keep_recent: float = RECENT) -> SessionStore:
         store: SessionStore
-        limits = {"ttl": TTL, "max_sessions": max_sessions, "clock": clock, "keep_recent": keep_recent}
         if kind == "memory":
-            store = MemoryStore(**limits)
+            store = MemoryStore(ttl=TTL, max_sessions=max_sessions, clock=clock, keep_recent=keep_recent)
         elif kind == "redis":
-            store = RedisStore(url, **limits)
+            store = RedisStore(url, ttl=TTL, max_sessions=max_sessions, clock=clock, keep_recent=keep_recent)
         else:
-            store = SqliteStore(tmp_path / "db" / "sessions.sqlite3", **limits)
+            path = tmp_path / "db" / "sessions.sqlite3"
+            store = SqliteStore(
+                path, ttl=TTL, max_sessions=max_sessions, clock=clock, keep_recent=keep_recent
+            )
         made.append(store)
         return store
 
