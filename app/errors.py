@@ -70,5 +70,9 @@ class StoreFullError(BusyError):
     """No room for a new session: the store is full and every session in it is in recent use."""
 
 
+class TooManyRequestsError(BusyError):
+    """One client has asked for too much lately (new sessions); it may again after ``retry_after``."""
+
+
 class TrainingBusyError(BusyError):
     """Every training process is busy (or one has just stopped); try again."""

@@ -37,6 +37,7 @@ from app.web import (
     train_tab,
 )
 from app.web.body_limit import BodyLimit
+from app.web.rate_limit import NewSessions
 
 #: The API's version: 2 since a session's state carries `loss_count` and `recent_losses` instead of
 #: the whole `loss_history` (read it with GET /api/sessions/{id}/losses).
@@ -82,6 +83,8 @@ def create_app(
     app.state.pool = pool if pool is not None else TrainingPool(settings.train_slots)
     # Background training runs from the page (and the runs API), coordinated through the store.
     app.state.runs = Runs(app.state.store, pool=app.state.pool)
+    # New sessions per client address (None: no limit).
+    app.state.new_sessions = NewSessions.of(settings)
     # Exercise sheets, kept like sessions (in the store's records, with the same expiry).
     app.state.sheets = issued_sheets.Sheets.open(app.state.store, settings.session_ttl)
 

@@ -19,6 +19,7 @@ from app.session import Session
 from app.store import SessionStore
 from app.train_pool import TrainingPool
 from app.web.deps import AppSettings, Store, Trainers, TrainingRuns
+from app.web.rate_limit import NewSession
 from app.web.schemas import (
     ERRORS,
     CheckRequest,
@@ -57,7 +58,7 @@ def _created(new: Session, response: Response) -> SessionState:
 
 @router.post("/sessions", status_code=201, response_model=SessionState, responses=ERRORS)
 def create(
-    store: Store, response: Response, body: Annotated[CreateSession | None, Body()] = None
+    store: Store, response: Response, _: NewSession, body: Annotated[CreateSession | None, Body()] = None
 ) -> SessionState:
     """Create a session. Omitted weights are drawn from the seed (see the README for the scheme)."""
     return _created(create_session(store, body or CreateSession()), response)
@@ -199,7 +200,7 @@ def export(session_id: str, store: Store) -> JSONResponse:
         }
     },
 )
-async def import_session(store: Store, request: Request, response: Response) -> SessionState:
+async def import_session(store: Store, request: Request, response: Response, _: NewSession) -> SessionState:
     """A new session from an exported document; a bad document changes nothing and says why."""
     raw = await read_body(request, MAX_IMPORT_BYTES)
     document = await run_in_threadpool(parse_json_object, raw)

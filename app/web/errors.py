@@ -18,6 +18,7 @@ from app.errors import (
     NoTrainingRunError,
     PhaseError,
     SessionNotFoundError,
+    TooManyRequestsError,
 )
 
 #: The status of every refusal; a subclass (NotASessionDocumentError) takes its base's.
@@ -29,6 +30,7 @@ STATUS: dict[type[Exception], int] = {
     SessionNotFoundError: 404,
     NoTrainingRunError: 404,
     BusyError: 503,
+    TooManyRequestsError: 429,
 }
 #: The exceptions a route may catch to show a refusal instead of answering with an error.
 REFUSALS: tuple[type[Exception], ...] = tuple(STATUS)

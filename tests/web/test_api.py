@@ -22,7 +22,9 @@ from fastapi import FastAPI
 
 from app import codec, engine, explain, history, presets, session, share
 from app.limits import MAX_IMPORT_BYTES, MAX_LAYERS, MAX_LOSS_HISTORY, MAX_UNITS
+from app.main import create_app
 from app.presets import PRESETS
+from app.settings import Settings
 from app.store import MemoryStore
 from app.train_pool import RETRY_AFTER_SECONDS, TrainingPool
 from app.web.schemas import explanation_of
@@ -503,6 +505,22 @@ async def test_a_train_is_refused_with_retry_after_while_every_slot_is_busy(
     assert "busy" in refused.json()["detail"]
     assert (await client.get(f"/api/sessions/{sid}")).json() == before
     assert (await post(client, sid, "train", epochs=10))["step"] == 10  # the slots are free again
+
+
+async def test_a_new_session_is_refused_while_every_kept_one_is_in_recent_use(
+    training_pool: TrainingPool,
+) -> None:
+    store = MemoryStore(ttl=7 * 24 * 3600.0, max_sessions=2)
+    app = create_app(Settings(store="memory"), store=store, pool=training_pool)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        kept = [(await new(http))["id"] for _ in range(2)]
+        refused = await http.post("/api/sessions")
+        assert refused.status_code == 503
+        assert 3595 <= int(refused.headers["retry-after"]) <= 3600  # when the older one is an hour old
+        assert "all of them are in use" in refused.json()["detail"]
+        for sid in kept:
+            assert (await http.get(f"/api/sessions/{sid}")).status_code == 200
+        assert store.count() == 2
 
 
 async def test_fifty_concurrent_steps_are_serialised(client: httpx.AsyncClient) -> None:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app import errors
-from app.web.errors import REFUSALS, STATUS, status_of
+from app.web.errors import REFUSALS, STATUS, retry_headers, status_of
 
 pytestmark = pytest.mark.anyio
 
@@ -17,7 +17,7 @@ def test_every_exception_of_the_vocabulary_has_a_status() -> None:
     vocabulary = [
         kind for _, kind in inspect.getmembers(errors, inspect.isclass) if issubclass(kind, Exception)
     ]
-    assert len(vocabulary) == 11
+    assert len(vocabulary) == 15
     for kind in vocabulary:
         assert any(issubclass(kind, mapped) for mapped in STATUS), kind
     assert set(REFUSALS) == set(STATUS)
@@ -37,12 +37,28 @@ def test_every_exception_of_the_vocabulary_has_a_status() -> None:
         (errors.SessionNotFoundError("x"), 404),
         (errors.NoTrainingRunError("x"), 404),
         (errors.StoreBusyError("x"), 503),
+        (errors.StoreFullError("x"), 503),
+        (errors.TrainingBusyError("x"), 503),
+        (errors.TooManyRequestsError("x"), 429),
         (ValueError("not ours"), 500),
         (LookupError("not ours"), 500),
     ],
 )
 def test_status_of(error: Exception, status: int) -> None:
     assert status_of(error) == status
+
+
+@pytest.mark.parametrize(
+    ("error", "headers"),
+    [
+        (errors.StoreBusyError("x"), {"Retry-After": "1"}),
+        (errors.StoreFullError("x", 300), {"Retry-After": "300"}),
+        (errors.TooManyRequestsError("x", 7), {"Retry-After": "7"}),
+        (errors.PhaseError("x"), {}),
+    ],
+)
+def test_a_busy_refusal_says_when_to_retry(error: Exception, headers: dict[str, str]) -> None:
+    assert retry_headers(error) == headers
 
 
 async def test_the_api_answers_a_refusal_with_its_status_and_message(client: httpx.AsyncClient) -> None:
