@@ -64,6 +64,8 @@ SYNC_SECONDS = 0.25
 STATUS_SECONDS = 24 * 3600.0
 #: How often :meth:`Runs.wait` asks the store about a run that another process works on.
 POLL_SECONDS = 0.05
+#: Longest :meth:`Runs.stop` waits for a cancelled run to end (one chunk, or a renewal elsewhere).
+STOP_SECONDS = 10.0
 
 #: The store records of the runs (see the module's docstring), keyed by session id.
 LEASE_RECORD = "run-lease"
@@ -279,6 +281,14 @@ class Runs:
                 if lease is None or lease.endswith(CANCEL_MARK):
                     break
         return self.status(session_id)
+
+    def stop(self, session_id: str, timeout: float = STOP_SECONDS) -> None:
+        """Cancel the session's active run, whichever process works on it, and wait until it has
+        saved its last chunk (so a change made next is not overwritten by it): before a reset or
+        a delete."""
+        status = self.cancel(session_id)
+        if status is not None and status.active:
+            self.wait(session_id, timeout)
 
     def wait(self, session_id: str, timeout: float | None = None) -> RunStatus | None:
         """Block until the session's active run (if any, in any process) has ended, or ``timeout``

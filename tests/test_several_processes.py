@@ -201,6 +201,20 @@ def test_a_run_is_one_per_session_and_followed_and_cancelled_from_either_process
     assert run_state(b, sid)["steps_done"] == 3
 
 
+def test_a_reset_or_delete_on_one_process_cancels_a_run_on_the_other(two: tuple[Server, Server]) -> None:
+    a, b = two
+    sid, _ = new_session(a)
+    assert a.http.post(f"/api/sessions/{sid}/runs", json={"epochs": LONG}).status_code == 202
+    wait_until(lambda: run_state(b, sid)["steps_done"] > 0, 30.0, "the run's progress")
+    reset = b.http.post(f"/api/sessions/{sid}/reset")
+    assert reset.status_code == 200 and reset.json()["step"] == 0
+    assert run_state(a, sid)["state"] == "cancelled"  # ended before the reset: nothing comes after it
+    assert a.http.get(f"/api/sessions/{sid}").json()["step"] == 0
+    assert a.http.post(f"/api/sessions/{sid}/runs", json={"epochs": LONG}).status_code == 202
+    assert b.http.delete(f"/api/sessions/{sid}").status_code == 204
+    assert a.http.get(f"/api/sessions/{sid}").status_code == 404
+
+
 def test_a_run_whose_process_is_killed_is_reported_failed_within_30_s(
     store_env: dict[str, str], tmp_path: Path
 ) -> None:

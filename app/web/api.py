@@ -18,7 +18,7 @@ from app.quantity import parse_index, select
 from app.session import Session
 from app.store import SessionStore
 from app.train_pool import TrainingPool
-from app.web.deps import AppSettings, Store, Trainers, TrainingRuns
+from app.web.deps import AppSettings, Store, Trainers, TrainingRuns, public_base
 from app.web.rate_limit import NewSession
 from app.web.schemas import (
     ERRORS,
@@ -79,7 +79,9 @@ def patch(session_id: str, body: EditSession, store: Store) -> SessionState:
 
 
 @router.delete("/sessions/{session_id}", status_code=204, responses=ERRORS)
-def delete(session_id: str, store: Store) -> Response:
+def delete(session_id: str, store: Store, runs: TrainingRuns) -> Response:
+    """Delete the session (a background run on it is cancelled first)."""
+    runs.stop(session_id)
     store.delete(session_id)
     return Response(status_code=204)
 
@@ -111,7 +113,15 @@ _stepper(
     session.run_substep,
     "The next sub-step: forward one layer, the loss, δ of one layer going back, or the update.",
 )
-_stepper("reset", session.reset, "Back to how the session was created (history cleared).")
+
+
+@router.post("/sessions/{session_id}/reset", response_model=SessionState, responses=ERRORS, summary="Reset")
+def reset(session_id: str, store: Store, runs: TrainingRuns) -> SessionState:
+    """Back to how the session was created (history cleared; a background run is cancelled first)."""
+    runs.stop(session_id)
+    return state_of(store.update(session_id, session.reset))
+
+
 _stepper("undo", session.undo, "Back one update (409 when there is nothing to undo).")
 
 
@@ -221,11 +231,14 @@ def list_presets() -> list[PresetInfo]:
 
 
 @router.get("/sessions/{session_id}/share", response_model=ShareLink, responses=ERRORS)
-def share_link(session_id: str, store: Store, request: Request) -> ShareLink:
+def share_link(session_id: str, store: Store, request: Request, response: Response) -> ShareLink:
     """A link that opens a copy of this session's configuration, data and current weights (no
-    history) as a new session in the page; 422 when the session is too big for a link."""
+    history) as a new session in the page; 422 when the session is too big for a link. The link
+    is on `BACKPROP_PUBLIC_URL` when the server has one, else on the host the request was sent to
+    (so the answer is not to be cached)."""
     token = share.encode(store.get(session_id))
-    return ShareLink(token=token, url=f"{str(request.base_url).rstrip('/')}/share/{token}")
+    response.headers["Cache-Control"] = "no-store"
+    return ShareLink(token=token, url=f"{public_base(request)}/share/{token}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -40,6 +40,13 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def public_base(request: Request) -> str:
+    """Where the links the server hands out point, without a trailing slash: BACKPROP_PUBLIC_URL
+    when it is set, else the scheme and host the request was sent to (an answer carrying such a
+    link must not be cached: another request may name another host)."""
+    return get_settings(request).public_url or str(request.base_url).rstrip("/")
+
+
 Store = Annotated[SessionStore, Depends(get_store)]
 TrainingRuns = Annotated[Runs, Depends(get_runs)]
 Trainers = Annotated[TrainingPool, Depends(get_pool)]

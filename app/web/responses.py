@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
+from app import session
 from app.errors import SessionNotFoundError
 from app.session import Session
 from app.store import SessionStore
@@ -91,6 +92,9 @@ def answer_change(
     current = cookie_session(request, store)
     if current is None:
         return lost_session(request)
+    if change is session.reset:
+        # A background run would go on training the session after it was reset.
+        get_runs(request).stop(current.id)
     try:
         current = store.update(current.id, change)
     except SessionNotFoundError:

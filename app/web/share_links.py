@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import share
 from app.errors import BadShareLinkError, InvalidInputError
-from app.web.deps import SameOrigin, Store, cookie_session, set_cookie
+from app.web.deps import SameOrigin, Store, cookie_session, public_base, set_cookie
 from app.web.responses import lost_session, opened, page_context, show_tab
 from app.web.schemas import CreateSession
 from app.web.services import create_from_fields, create_session
@@ -34,8 +34,10 @@ async def show_share_link(request: Request, store: Store) -> Response:
     if current is None:
         return lost_session(request)
     view = tab_view(request.query_params)
-    link = share_link(str(request.base_url), current)
-    return show_tab(request, current, view, network.context(current, view, share_link=link), 200)
+    link = share_link(public_base(request), current)
+    response = show_tab(request, current, view, network.context(current, view, share_link=link), 200)
+    response.headers["Cache-Control"] = "no-store"  # the link names the host asked
+    return response
 
 
 @router.get("/share/{token}")

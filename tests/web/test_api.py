@@ -827,10 +827,22 @@ async def test_api_share_link(client: httpx.AsyncClient, store: MemoryStore) -> 
     assert response.status_code == 200
     token = share.encode(store.get(sid))
     assert response.json() == {"token": token, "url": f"http://testserver/share/{token}"}
+    assert response.headers["cache-control"] == "no-store"  # the link names the host asked
     opened = await client.get(response.json()["url"], follow_redirects=False)
     assert opened.status_code == 303
     assert_same_parameters(store.get(new_cookie(opened)), store.get(sid))
     assert (await client.get("/api/sessions/nope/share")).status_code == 404
+
+
+async def test_share_links_are_on_the_public_url_when_there_is_one(training_pool: TrainingPool) -> None:
+    settings = Settings(store="memory", public_url="https://backprop.example.org/class")
+    app = create_app(settings, store=MemoryStore(ttl=3600.0, max_sessions=10), pool=training_pool)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://evil.test") as http:
+        sid = (await new(http))["id"]
+        shared = await http.get(f"/api/sessions/{sid}/share", headers={"Host": "attacker.example"})
+    token = shared.json()["token"]
+    assert shared.json()["url"] == f"https://backprop.example.org/class/share/{token}"
+    assert shared.headers["cache-control"] == "no-store"
 
 
 async def test_openapi_documents_the_new_routes(client: httpx.AsyncClient) -> None:
@@ -1185,6 +1197,26 @@ async def test_one_run_at_a_time_and_cancel(client: httpx.AsyncClient) -> None:
     body = cancelled.json()
     assert body["state"] == "cancelled" and 0 < body["steps_done"] < 100000
     assert (await client.get(f"/api/sessions/{sid}")).json()["step"] == body["steps_done"]
+
+
+async def test_reset_cancels_a_run_before_it_resets(client: httpx.AsyncClient, app: FastAPI) -> None:
+    sid = await new_id(client)
+    assert (await client.post(f"/api/sessions/{sid}/runs", json={"epochs": 100000})).status_code == 202
+    reset = await client.post(f"/api/sessions/{sid}/reset")
+    assert reset.status_code == 200 and reset.json()["step"] == 0
+    status = (await client.get(f"/api/sessions/{sid}/runs")).json()
+    assert status["state"] == "cancelled"  # ended before the reset: no chunk of it can come after
+    assert (await client.get(f"/api/sessions/{sid}")).json()["step"] == 0
+    assert (await client.post(f"/api/sessions/{sid}/reset")).status_code == 200  # no run: resets alike
+
+
+async def test_delete_cancels_a_run(client: httpx.AsyncClient, app: FastAPI) -> None:
+    sid = await new_id(client)
+    assert (await client.post(f"/api/sessions/{sid}/runs", json={"epochs": 100000})).status_code == 202
+    assert (await client.delete(f"/api/sessions/{sid}")).status_code == 204
+    status = app.state.runs.status(sid)
+    assert status.state == "cancelled" and not status.active
+    assert (await client.get(f"/api/sessions/{sid}")).status_code == 404
 
 
 async def test_run_errors(client: httpx.AsyncClient) -> None:

@@ -7,12 +7,14 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from fastapi import FastAPI
 
 from app import share
 from app.datasets import make_dataset
 from app.limits import (
     MAX_TOKEN_LENGTH,
 )
+from app.settings import Settings
 from app.store import MemoryStore
 from app.web.deps import COOKIE
 from tests.web.page import (
@@ -43,8 +45,10 @@ async def test_share_link_opens_a_copy_with_identical_weights(
     token = share.encode(store.get(old))
     assert f'value="http://testserver/share/{token}" data-share-url' in response.text
     assert f'<a href="/share/{token}">open it</a>' in response.text
+    assert response.headers["cache-control"] == "no-store"  # the link names the host asked
     plain = await client.get("/page/network/share?tab=network")
     assert plain.status_code == 200 and "<html" in plain.text and token in plain.text
+    assert plain.headers["cache-control"] == "no-store"
 
     opened = await client.get(f"/share/{token}", follow_redirects=False)
     assert opened.status_code == 303 and opened.headers["location"] == "/"
@@ -116,3 +120,13 @@ async def test_a_share_link_from_another_site_asks_first(client: httpx.AsyncClie
     )
     assert confirmed.status_code == 303
     assert client.cookies["bpv_session"] != mine
+
+
+async def test_a_share_link_is_on_the_public_url_when_there_is_one(app: FastAPI, store: MemoryStore) -> None:
+    app.state.settings = Settings(store="memory", public_url="https://backprop.example.org")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        use_session(http, store)
+        response = await http.get("/page/network/share?tab=network", headers={**HX, "Host": "evil.test"})
+    token = share.encode(store.get(http.cookies[COOKIE]))
+    assert f'value="https://backprop.example.org/share/{token}" data-share-url' in response.text

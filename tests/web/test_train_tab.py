@@ -65,6 +65,15 @@ async def test_a_running_train_polls_and_can_be_cancelled(client: httpx.AsyncCli
     assert state["step"] == status.steps_done
 
 
+async def test_reset_cancels_a_running_train(client: httpx.AsyncClient, app: FastAPI) -> None:
+    sid = await page_session(client)
+    await client.post("/page/train", data={"epochs": "100000", "tab": "train"}, headers=HX)
+    reset = await client.post("/page/reset", data={"confirmed": "1"}, headers=HX)
+    assert reset.status_code == 200
+    assert app.state.runs.status(sid).state == "cancelled"  # ended before the reset
+    assert (await client.get(f"/api/sessions/{sid}")).json()["step"] == 0
+
+
 @pytest.mark.parametrize(
     ("epochs", "message"),
     [("abc", "enter a whole number"), ("0", "must lie in 1..100,000"), ("100001", "must lie in 1..100,000")],
