@@ -17,10 +17,11 @@ import pytest
 import redis
 
 from app import codec
-from app.errors import PhaseError, SessionNotFoundError, StoreFullError
+from app.errors import PhaseError, SessionNotFoundError, StoreBusyError, StoreFullError
 from app.session import Session, create, restore, run_backward, run_step, run_substep, train
 from app.settings import Settings
 from app.store import MemoryStore, RedisStore, SessionStore, SqliteStore, open_store
+from app.store import sqlite as sqlite_store
 from tests.redis_server import wait_until
 from tests.test_session import assert_params_equal, assert_sessions_equal, stepped
 
@@ -687,6 +688,32 @@ def test_sqlite_update_recomputes_when_another_process_wrote_meanwhile(tmp_path:
     assert calls == [0, 1]  # recomputed from the other process's result
     expected = run_step(run_step(create("shared")))
     assert_params_equal(first.get("shared").params, expected.params)
+    first.close()
+    second.close()
+
+
+def test_sqlite_a_long_update_is_recomputed_outside_a_transaction_and_may_give_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change too long to hold the file's write lock (here: every change) is recomputed with no
+    transaction open, so another process that writes each time makes it give up (503) after
+    CONFLICT_RETRIES tries, changing nothing; a short one is redone under the lock instead."""
+    monkeypatch.setattr(sqlite_store, "LOCKED_CHANGE_SECONDS", 0.0)
+    path = tmp_path / "two.sqlite3"
+    first = SqliteStore(path, ttl=TTL, max_sessions=10)
+    second = SqliteStore(path, ttl=TTL, max_sessions=10)
+    first.add(create("shared"))
+    calls = []
+
+    def always_raced(s: Session) -> Session:
+        calls.append(s.step)
+        second.update("shared", run_step)
+        return run_step(s)
+
+    with pytest.raises(StoreBusyError):
+        first.update("shared", always_raced)
+    assert len(calls) == sqlite_store.CONFLICT_RETRIES
+    assert first.get("shared").step == sqlite_store.CONFLICT_RETRIES  # only the other process's steps
     first.close()
     second.close()
 
