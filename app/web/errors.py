@@ -8,7 +8,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from app.errors import (
     BusyError,
@@ -72,8 +73,20 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail, "errors": simple}, status_code=422)
 
 
+#: The status logged for a request whose client went away before it was read whole (nginx's
+#: "client closed request"): nobody receives it, and it is neither a refusal nor a server error.
+CLIENT_CLOSED = 499
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # A client that stopped mid-body (a load tester stopping, a closed tab): nothing to answer,
+    # nothing went wrong here, so no traceback and no 500.
+    return Response(status_code=CLIENT_CLOSED)
+
+
 def install(app: FastAPI) -> None:
     """Answer every refusal with its status and ``{"detail": the message}``."""
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(RequestValidationError, _validation_error)
     for kind in STATUS:
         app.add_exception_handler(kind, _refusal)

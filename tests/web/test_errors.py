@@ -6,9 +6,12 @@ import inspect
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from starlette.types import Message, Scope
 
 from app import errors
-from app.web.errors import REFUSALS, STATUS, retry_headers, status_of
+from app.store import MemoryStore
+from app.web.errors import CLIENT_CLOSED, REFUSALS, STATUS, retry_headers, status_of
 
 pytestmark = pytest.mark.anyio
 
@@ -68,3 +71,60 @@ async def test_the_api_answers_a_refusal_with_its_status_and_message(client: htt
     assert refused.json() == {"detail": "step 7 is not kept in the history (the latest kept: 0)"}
     no_run = await client.get(f"/api/sessions/{sid}/runs")  # NoTrainingRunError
     assert (no_run.status_code, no_run.json()) == (404, {"detail": "this session has no training run"})
+
+
+async def sent_to_a_client_that_goes_away(app: FastAPI, path: str, content_type: str) -> list[Message]:
+    """What ``app`` sends for a POST whose client sends the start of the 1,000 bytes it announced,
+    then disconnects (as wrk does when it stops mid-request)."""
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", content_type.encode()),
+            (b"content-length", b"1000"),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    start = (
+        b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1'
+        if "multipart" in content_type
+        else b"x=1&y="
+    )
+    incoming: list[Message] = [{"type": "http.request", "body": start, "more_body": True}]
+
+    async def receive() -> Message:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)  # raises nothing: a client that went away is no error
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/page/sample", "application/x-www-form-urlencoded"),
+        ("/page/forward", "application/x-www-form-urlencoded"),
+        ("/page/network/import", "multipart/form-data; boundary=x"),
+        ("/api/sessions/import", "application/json"),
+    ],
+)
+async def test_a_client_that_goes_away_mid_body_is_a_quiet_499(
+    app: FastAPI, store: MemoryStore, path: str, content_type: str
+) -> None:
+    sent = await sent_to_a_client_that_goes_away(app, path, content_type)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == CLIENT_CLOSED
+    assert store.count() == 0
