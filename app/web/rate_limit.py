@@ -107,7 +107,7 @@ class NewSessions:
                 return
             stats = self._limiter.get_window_stats(self.rate, NAMESPACE, address)
         except StorageError as exc:
-            raise StoreBusyError(f"the rate limit cannot be counted now: {exc}") from exc
+            raise StoreBusyError(f"Redis cannot be reached to count new sessions: {exc}") from exc
         wait = max(1, math.ceil(stats.reset_time - time.time()))
         raise TooManyRequestsError(
             f"too many new sessions from your address (at most {self.rate}): try again in {wait} s", wait
