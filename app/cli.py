@@ -72,6 +72,9 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
             workers=workers,
             log_config=uvicorn_log_config(settings.log_format),
             access_log=False,
+            # The client's address is the app's to find (BACKPROP_TRUSTED_PROXIES), not uvicorn's,
+            # which by default believes any X-Forwarded-For sent from the same host.
+            proxy_headers=False,
         )
 
 

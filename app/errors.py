@@ -53,5 +53,26 @@ class NoTrainingRunError(LookupError):
     """A session that has never had a background training run."""
 
 
-class StoreBusyError(RuntimeError):
+class BusyError(RuntimeError):
+    """The server cannot take the request now, though it may in a moment: answered 503 with a
+    ``Retry-After`` of ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StoreBusyError(BusyError):
     """The store could not complete the request now (locked by another process); try again."""
+
+
+class StoreFullError(BusyError):
+    """No room for a new session: the store is full and every session in it is in recent use."""
+
+
+class TooManyRequestsError(BusyError):
+    """One client has asked for too much lately (new sessions); it may again after ``retry_after``."""
+
+
+class TrainingBusyError(BusyError):
+    """Every training process is busy (or one has just stopped); try again."""

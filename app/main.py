@@ -20,6 +20,7 @@ from app import issued_sheets
 from app.resources import STATIC, VENDOR
 from app.settings import Settings
 from app.store import SessionStore, open_store
+from app.train_pool import TrainingPool
 from app.training import Runs
 from app.web import (
     api,
@@ -37,6 +38,7 @@ from app.web import (
     train_tab,
 )
 from app.web.body_limit import BodyLimit
+from app.web.rate_limit import NewSessions
 
 #: The API's version: 2 since a session's state carries `loss_count` and `recent_losses` instead of
 #: the whole `loss_history` (read it with GET /api/sessions/{id}/losses).
@@ -52,15 +54,21 @@ Errors: 404 unknown session, 409 a step out of order (the `detail` says which st
 """
 
 
-def create_app(settings: Settings | None = None, store: SessionStore | None = None) -> FastAPI:
-    """The ASGI application. ``store`` overrides the one the settings choose (tests)."""
+def create_app(
+    settings: Settings | None = None, store: SessionStore | None = None, pool: TrainingPool | None = None
+) -> FastAPI:
+    """The ASGI application. ``store`` overrides the one the settings choose, ``pool`` the training
+    processes it would start (tests share one; the app does not stop a pool it was given)."""
     settings = settings or Settings.from_env()
+    own_pool = pool is None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await app.state.live.close()
         app.state.runs.shutdown()
+        if own_pool:
+            app.state.pool.shutdown()
         app.state.store.close()
 
     app = FastAPI(
@@ -73,10 +81,14 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
     )
     app.state.settings = settings
     app.state.store = store if store is not None else open_store(settings)
+    # Long trainings are computed in worker processes (started on first use), never in this one.
+    app.state.pool = pool if pool is not None else TrainingPool(settings.train_slots)
     # Background training runs from the page (and the runs API), coordinated through the store.
-    app.state.runs = Runs(app.state.store)
+    app.state.runs = Runs(app.state.store, pool=app.state.pool)
     # Followers of sessions connected to this process, each session's changes rendered once for all.
     app.state.live = follow.make_hub(app.state.store)
+    # New sessions per client address (None: no limit).
+    app.state.new_sessions = NewSessions.of(settings)
     # Exercise sheets, kept like sessions (in the store's records, with the same expiry).
     app.state.sheets = issued_sheets.Sheets.open(app.state.store, settings.session_ttl)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -10,6 +12,10 @@ from urllib.parse import urlsplit
 
 StoreKind = Literal["sqlite", "memory", "redis"]
 LogFormat = Literal["text", "json"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: A rate as ``limits`` reads one: a count per period (``120/minute``, ``10 per second``, ``1000/hour``).
+_RATE = re.compile(r"\s*[0-9]+\s*(/|per)\s*([0-9]+\s*)?(second|minute|hour|day|month|year)s?\s*", re.I)
 
 
 def default_data_dir() -> Path:
@@ -82,19 +88,44 @@ def _redis_url(raw: str) -> str:
     return raw
 
 
-def _public_url(raw: str) -> str:
-    """``http(s)://host[:port][/path]`` with nothing after the path, without its trailing slash."""
+def _rate(env: dict[str, str], name: str, default: str) -> str:
+    """A rate such as ``120/minute``, or "" for none (``0``)."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip() == "0":
+        return ""
+    if not _RATE.fullmatch(raw):
+        raise SettingsError(f"{name}={raw!r}: use a count per period, e.g. 120/minute (0: no limit)")
+    return raw.strip()
+
+
+def _networks(env: dict[str, str], name: str) -> tuple[Network, ...]:
+    """Addresses and networks (CIDR), separated by commas or spaces."""
+    found = []
+    for part in re.split(r"[,\s]+", env.get(name, "").strip()):
+        if not part:
+            continue
+        try:
+            found.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            message = f"{name}: {part!r} is not an address or a network such as 10.0.0.0/8"
+            raise SettingsError(message) from None
+    return tuple(found)
+
+
+def _public_url(env: dict[str, str], name: str) -> str:
+    """``http(s)://host[:port][/path]``, without a trailing slash; "" when not set."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return ""
     parts = urlsplit(raw)
     try:
         parts.port  # noqa: B018 - reading it checks it
     except ValueError:
-        raise SettingsError(
-            f"BACKPROP_PUBLIC_URL={raw!r}: the port is not a number from 0 to 65535"
-        ) from None
+        raise SettingsError(f"{name}={raw!r}: the port is not a number from 0 to 65535") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise SettingsError(
-            f"BACKPROP_PUBLIC_URL={raw!r}: use the address students open, e.g. https://backprop.example.org"
-        )
+        raise SettingsError(f"{name}={raw!r}: use the address people open, e.g. https://backprop.example.org")
     return raw.rstrip("/")
 
 
@@ -112,8 +143,15 @@ class Settings:
     - ``BACKPROP_WORKERS``: server processes ``backprop-viz`` starts (default 1).
     - ``BACKPROP_METRICS``: serve Prometheus metrics at ``/metrics`` (default 1; 0 turns them off).
     - ``BACKPROP_LOG_FORMAT``: ``text`` (default) or ``json`` (one JSON object a line).
-    - ``BACKPROP_PUBLIC_URL``: the address students open (``https://host[:port][/path]``), from which
-      follow links and their QR codes are made; default: the address of the presenter's own request.
+    - ``BACKPROP_TRAIN_SLOTS``: synchronous trainings (``POST .../train``) one server process
+      computes at once, each in a process of its own (default 2); more are refused with 503.
+    - ``BACKPROP_RATE_LIMIT``: new sessions one client address may make, as a count per period
+      (default ``120/minute``: a class behind one school's address; ``0`` turns the limit off).
+    - ``BACKPROP_TRUSTED_PROXIES``: addresses or networks (CIDR, comma-separated) of the proxies
+      whose ``X-Forwarded-For`` / ``Forwarded`` name the client (default none: the peer is the client).
+    - ``BACKPROP_PUBLIC_URL``: the address students open (``https://host[:port][/path]``), for the
+      links the server hands out (follow links and their QR codes, share links); default: the host
+      each request was sent to.
     """
 
     store: StoreKind = "sqlite"
@@ -128,6 +166,10 @@ class Settings:
     log_format: LogFormat = "text"
     #: The Redis URL when ``store`` is ``redis``.
     redis_url: str = ""
+    train_slots: int = 2
+    #: New sessions per client address and period ("" for no limit).
+    rate_limit: str = "120/minute"
+    trusted_proxies: tuple[Network, ...] = ()
     #: Where the app is reached from outside, without a trailing slash ("" to use each request's own).
     public_url: str = ""
 
@@ -156,5 +198,8 @@ class Settings:
             metrics=_switch(env, "BACKPROP_METRICS", cls.metrics),
             log_format="json" if log_format == "json" else "text",
             redis_url=redis_url,
-            public_url=_public_url(env["BACKPROP_PUBLIC_URL"]) if env.get("BACKPROP_PUBLIC_URL") else "",
+            train_slots=_whole(env, "BACKPROP_TRAIN_SLOTS", cls.train_slots, 1, 64),
+            rate_limit=_rate(env, "BACKPROP_RATE_LIMIT", cls.rate_limit),
+            trusted_proxies=_networks(env, "BACKPROP_TRUSTED_PROXIES"),
+            public_url=_public_url(env, "BACKPROP_PUBLIC_URL"),
         )

@@ -1,10 +1,11 @@
 """Background training runs: long trainings that the page can watch, cancel and survive.
 
-A run trains a stored session in a daemon thread (never on the event loop), in chunks of a few
-steps. Each chunk is one ``store.update`` — atomic, under the session's lock — so other requests on
-the same session (a forward pass, a read of the state) slot in between chunks instead of waiting for
-the whole run, and a run that stops for any reason leaves the session at the end of its last whole
-chunk. The chunk size adapts so each chunk computes for about ``chunk_seconds``.
+A run trains a stored session from a daemon thread (never on the event loop), in chunks of a few
+steps, each computed in one of the server's training processes (app/train_pool.py; without a pool,
+in the thread itself). Each chunk is one ``store.update`` — atomic, under the session's lock — so
+other requests on the same session (a forward pass, a read of the state) slot in between chunks
+instead of waiting for the whole run, and a run that stops for any reason leaves the session at the
+end of its last whole chunk. The chunk size adapts so each chunk computes for about ``chunk_seconds``.
 
 Runs are coordinated through the session store's records, so that every server process (workers of
 one host on SQLite, hosts on Redis) sees the same runs:
@@ -35,16 +36,20 @@ from dataclasses import asdict, dataclass, replace
 from typing import Literal, get_args
 
 from app import session
-from app.errors import DivergenceError, InvalidInputError, PhaseError, SessionNotFoundError
+from app.errors import BusyError, DivergenceError, InvalidInputError, PhaseError, SessionNotFoundError
 from app.limits import MAX_LOSS_HISTORY, MAX_TRAIN_EPOCHS, MAX_TRAIN_STEPS
 from app.session import Session, steps_per_epoch
 from app.store import SessionStore
+from app.train_pool import TrainingPool
 
 RunState = Literal["running", "done", "cancelled", "timeout", "diverged", "failed"]
 RUN_STATES: tuple[RunState, ...] = get_args(RunState)
 
 #: Compute time aimed at per chunk: short enough that other requests wait little for the lock.
 CHUNK_SECONDS = 0.02
+#: The same when chunks are computed in a training process: long enough that shipping the session
+#: there and back (a few milliseconds) costs little beside it.
+POOL_CHUNK_SECONDS = 0.1
 #: Pause between chunks, so a request waiting for the session's lock gets it.
 PAUSE_SECONDS = 0.001
 #: A chunk grows at most this many times over the previous one (the first chunk is one step).
@@ -59,6 +64,8 @@ SYNC_SECONDS = 0.25
 STATUS_SECONDS = 24 * 3600.0
 #: How often :meth:`Runs.wait` asks the store about a run that another process works on.
 POLL_SECONDS = 0.05
+#: Longest :meth:`Runs.stop` waits for a cancelled run to end (one chunk, or a renewal elsewhere).
+STOP_SECONDS = 10.0
 
 #: The store records of the runs (see the module's docstring), keyed by session id.
 LEASE_RECORD = "run-lease"
@@ -134,7 +141,8 @@ class Runs:
         self,
         store: SessionStore,
         *,
-        chunk_seconds: float = CHUNK_SECONDS,
+        pool: TrainingPool | None = None,
+        chunk_seconds: float | None = None,
         pause_seconds: float = PAUSE_SECONDS,
         max_active: int = MAX_ACTIVE,
         lease_seconds: float = LEASE_SECONDS,
@@ -142,6 +150,9 @@ class Runs:
         status_seconds: float = STATUS_SECONDS,
     ) -> None:
         self.store = store
+        self.pool = pool
+        if chunk_seconds is None:
+            chunk_seconds = CHUNK_SECONDS if pool is None else POOL_CHUNK_SECONDS
         self.chunk_seconds = chunk_seconds
         self.pause_seconds = pause_seconds
         self.max_active = max_active
@@ -270,6 +281,14 @@ class Runs:
                 if lease is None or lease.endswith(CANCEL_MARK):
                     break
         return self.status(session_id)
+
+    def stop(self, session_id: str, timeout: float = STOP_SECONDS) -> None:
+        """Cancel the session's active run, whichever process works on it, and wait until it has
+        saved its last chunk (so a change made next is not overwritten by it): before a reset or
+        a delete."""
+        status = self.cancel(session_id)
+        if status is not None and status.active:
+            self.wait(session_id, timeout)
 
     def wait(self, session_id: str, timeout: float | None = None) -> RunStatus | None:
         """Block until the session's active run (if any, in any process) has ended, or ``timeout``
@@ -404,13 +423,13 @@ class Runs:
             timing: list[float] = []
             try:
                 new = self.store.update(
-                    session_id, functools.partial(_timed_steps, count=count, timing=timing)
+                    session_id, functools.partial(self._timed_steps, count=count, timing=timing)
                 )
             except DivergenceError as exc:
                 return "diverged", f"{exc} (stopped after {done} of {total} steps; the session keeps them)"
             except SessionNotFoundError:
                 return "failed", f"the session no longer exists (after {done} of {total} steps)"
-            except (InvalidInputError, PhaseError) as exc:
+            except (InvalidInputError, PhaseError, BusyError) as exc:
                 return "failed", f"training stopped after {done} of {total} steps: {exc}"
             done += count
             self._progress(run, count, new.recent_losses[-1])
@@ -421,10 +440,14 @@ class Runs:
                 time.sleep(self.pause_seconds)
         return "done", f"trained {run.status.epochs} epochs ({total} steps)"
 
-
-def _timed_steps(current: Session, *, count: int, timing: list[float]) -> Session:
-    """``count`` steps, recording how long they took (without the store's own load and save)."""
-    began = time.perf_counter()
-    result = session.run_steps(current, count)
-    timing.append(time.perf_counter() - began)
-    return result
+    def _timed_steps(self, current: Session, *, count: int, timing: list[float]) -> Session:
+        """``count`` steps, recording how long they took (without the store's own load and save,
+        nor the trip to a training process)."""
+        if self.pool is not None:
+            result, seconds = self.pool.run_steps(current, count)
+            timing.append(seconds)
+            return result
+        began = time.perf_counter()
+        result = session.run_steps(current, count)
+        timing.append(time.perf_counter() - began)
+        return result

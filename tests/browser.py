@@ -119,6 +119,17 @@ def open_context(browser: Browser, live: LiveServer, **options: Any) -> Watched:
     return Watched(context, live)
 
 
+def open_kept(w: Watched, path: str = "/") -> str:
+    """Open the page at ``path`` with a session kept: a visit keeps none until the visitor acts,
+    so act once first (the mode it is already in, which changes nothing); the session's id."""
+    w.page.goto(w.live.url + path)
+    assert w.page.request.post(f"{w.live.url}/page/data/mode", form={"mode": "sgd"}).ok
+    w.page.goto(w.live.url + path)
+    sid = w.page.get_attribute("main", "data-session-id")
+    assert sid
+    return sid
+
+
 def api_state(w: Watched) -> dict[str, Any]:
     """The API's state of the session the page shows."""
     sid = w.page.get_attribute("main", "data-session-id")

@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from app.main import create_app
 from app.settings import Settings
 from app.store import MemoryStore
+from app.train_pool import TrainingPool
 from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -37,9 +38,17 @@ def store() -> MemoryStore:
     return MemoryStore(ttl=3600.0, max_sessions=1000)
 
 
+@pytest.fixture(scope="session")
+def training_pool() -> Iterator[TrainingPool]:
+    """One pool of training processes for every app of the run (each would start its own)."""
+    pool = TrainingPool(2)
+    yield pool
+    pool.shutdown()
+
+
 @pytest.fixture
-def app(store: MemoryStore) -> FastAPI:
-    return create_app(Settings(store="memory"), store=store)
+def app(store: MemoryStore, training_pool: TrainingPool) -> FastAPI:
+    return create_app(Settings(store="memory"), store=store, pool=training_pool)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from playwright.sync_api import (
 )
 
 from app.notation import fmt
-from tests.browser import ARTIFACTS, LiveServer, Watched, api_state, click, open_context
+from tests.browser import ARTIFACTS, LiveServer, Watched, api_state, click, open_context, open_kept
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +56,7 @@ def assert_diagram_equals_api(page: Page, state: dict[str, Any]) -> None:
 
 def test_forward_backward_update_numbers_equal_the_api(watched: Watched, live: LiveServer) -> None:
     page = watched.page
-    page.goto(live.url + "/")
+    open_kept(watched)
     assert page.evaluate("typeof window.htmx") == "object", "htmx is served by the app and loaded"
     page.evaluate("window.__sameDocument = true")
     assert_diagram_equals_api(page, api_state(watched))
@@ -85,6 +85,24 @@ def test_forward_backward_update_numbers_equal_the_api(watched: Watched, live: L
     assert page.get_by_role("button", name="Update", exact=True).is_disabled()
 
 
+def test_a_visit_keeps_its_session_at_the_first_action(watched: Watched, live: LiveServer) -> None:
+    """Opening the page stores nothing; the first click keeps the network shown, and the whole page
+    comes back carrying the new session's id, with a Session JSON link that shows it."""
+    page = watched.page
+    page.goto(live.url + "/")
+    assert page.get_attribute("html", "data-session-id") == ""
+    assert page.locator("#session-json").count() == 0
+    assert watched.context.cookies() == []
+    click(page, "Step")
+    page.wait_for_selector('[data-step="1"]')
+    sid = page.get_attribute("html", "data-session-id")
+    assert sid and page.get_attribute("main", "data-session-id") == sid
+    assert [c["value"] for c in watched.context.cookies()] == [sid]
+    link = page.locator("#session-json").get_attribute("href")
+    shown = page.request.get(live.url + (link or ""))
+    assert shown.ok and shown.json()["id"] == sid and shown.json()["step"] == 1
+
+
 def test_every_step_works_with_javascript_disabled(no_js: Watched, live: LiveServer) -> None:
     page = no_js.page
     page.goto(live.url + "/")
@@ -104,7 +122,7 @@ def test_every_step_works_with_javascript_disabled(no_js: Watched, live: LiveSer
 
 def test_invalid_input_gets_a_message_next_to_the_field(watched: Watched, live: LiveServer) -> None:
     page = watched.page
-    page.goto(live.url + "/")
+    open_kept(watched)
     before = api_state(watched)
     page.get_by_role("link", name="Data", exact=True).click()
     page.wait_for_selector('input[name="x1"]')
@@ -244,8 +262,7 @@ def test_train_with_live_progress_then_undo(watched: Watched, live: LiveServer) 
 
 def test_an_open_page_follows_the_api_and_then_keeps_still(watched: Watched, live: LiveServer) -> None:
     page = watched.page
-    page.goto(live.url + "/?tab=train")
-    sid = page.get_attribute("main", "data-session-id")
+    sid = open_kept(watched, "/?tab=train")
     for _ in range(2):
         assert page.request.post(f"{live.url}/api/sessions/{sid}/step").ok
     page.wait_for_selector('[data-step="2"]', timeout=10_000)  # the watch polls every 2 s

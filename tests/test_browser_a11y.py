@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from app.resources import CHECKOUT
-from tests.browser import LiveServer, Watched, api_state, click, open_context
+from tests.browser import LiveServer, Watched, api_state, click, open_context, open_kept
 
 pytestmark = pytest.mark.browser
 
@@ -149,7 +149,7 @@ def test_no_serious_violation_on_the_follow_view(axe_page: Watched, live: LiveSe
 
 def test_each_step_is_said_in_a_live_region(watched: Watched, live: LiveServer) -> None:
     page = watched.page
-    page.goto(live.url + "/")
+    open_kept(watched)
     region = page.locator("#announce")
     assert region.get_attribute("role") == "status" and region.inner_text() == ""
     click(page, "Forward")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import LiveServer, Watched, api_state, click
+from tests.browser import LiveServer, Watched, api_state, click, open_kept
 
 pytestmark = pytest.mark.browser
 
@@ -29,7 +29,7 @@ def assert_focused(page: Page, element_id: str) -> None:
 
 def test_the_focus_stays_on_a_pressed_button(watched: Watched, live: LiveServer) -> None:
     page = watched.page
-    page.goto(live.url + "/")
+    open_kept(watched)
     for name, after in [("Forward", '[data-next="backward"]'), ("Backward", '[data-next="update"]')]:
         click(page, name)
         page.wait_for_selector(after)
@@ -61,7 +61,7 @@ def test_a_skip_link_reaches_the_controls(watched: Watched, live: LiveServer) ->
 
 def test_the_timeline_slider_keeps_the_focus_across_arrow_keys(watched: Watched, live: LiveServer) -> None:
     page = watched.page
-    page.goto(live.url + "/")
+    open_kept(watched)
     sid = page.get_attribute("main", "data-session-id")
     assert page.request.post(f"{live.url}/api/sessions/{sid}/train", data={"epochs": 5}).ok
     assert page.request.post(f"{live.url}/api/sessions/{sid}/history/2/restore").ok
@@ -81,7 +81,7 @@ def test_the_timeline_slider_keeps_the_focus_across_arrow_keys(watched: Watched,
 
 def test_reset_asks_first(watched: Watched, live: LiveServer) -> None:
     page = watched.page
-    page.goto(live.url + "/")
+    open_kept(watched)
     page.evaluate("window.__sameDocument = true")
     click(page, "Step")
     page.wait_for_selector('[data-step="1"]')
@@ -104,7 +104,7 @@ def test_reset_asks_first(watched: Watched, live: LiveServer) -> None:
 
 def test_cancel_stops_a_run_even_while_a_poll_is_in_flight(watched: Watched, live: LiveServer) -> None:
     page = watched.page
-    page.goto(live.url + "/?tab=train")
+    open_kept(watched, "/?tab=train")
     for _ in range(3):
         before = api_state(watched)["step"]
         page.fill('input[name="epochs"]', LONG)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser import ARTIFACTS, LiveServer, Watched, api_state, click, open_context
+from tests.browser import ARTIFACTS, LiveServer, Watched, api_state, click, open_context, open_kept
 from tests.test_browser import diagram_numbers
 
 pytestmark = pytest.mark.browser
@@ -27,7 +27,7 @@ def test_the_follow_view_updates_after_each_presenter_step(
     browser: Browser, watched: Watched, live: LiveServer
 ) -> None:
     presenter = watched.page
-    presenter.goto(live.url + "/")
+    open_kept(watched)
     student = open_context(browser, live)
     student.page.goto(follow_url_of(watched))
     wait_connected(student.page)
@@ -85,7 +85,7 @@ def test_the_follow_view_works_on_a_phone(browser: Browser, watched: Watched, li
 
 def test_the_follow_link_button_shows_the_address_and_its_qr_code(watched: Watched, live: LiveServer) -> None:
     page = watched.page
-    page.goto(live.url + "/")
+    open_kept(watched)
     page.evaluate("window.__sameDocument = true")
     page.get_by_role("link", name="Follow link").click()
     address = page.locator("#follow [data-follow-url]")

@@ -40,7 +40,13 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def test_serve_passes_host_port_workers_and_the_log_config(runs: list[dict[str, Any]]) -> None:
     cli.main(["--host", "0.0.0.0", "--port", "8123"])
     cli.main([])
-    common = {"target": "app.main:app", "access_log": False, "multiproc_dir": None, "listing": None}
+    common = {
+        "target": "app.main:app",
+        "access_log": False,
+        "proxy_headers": False,
+        "multiproc_dir": None,
+        "listing": None,
+    }
     assert runs == [
         {**common, "host": "0.0.0.0", "port": 8123, "workers": 1, "log_config": uvicorn_log_config("text")},
         {**common, "host": "127.0.0.1", "port": 8000, "workers": 1, "log_config": uvicorn_log_config("text")},

@@ -70,6 +70,24 @@ def test_metrics_switch_reads_the_usual_spellings(raw: str, expected: bool) -> N
     assert Settings.from_env({"BACKPROP_METRICS": raw}).metrics is expected
 
 
+def test_the_abuse_settings_are_read() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.train_slots, defaults.rate_limit) == (2, "120/minute")
+    assert (defaults.trusted_proxies, defaults.public_url) == ((), "")
+    settings = Settings.from_env(
+        {
+            "BACKPROP_TRAIN_SLOTS": "4",
+            "BACKPROP_RATE_LIMIT": "30 per 10 seconds",
+            "BACKPROP_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7 ::1",
+            "BACKPROP_PUBLIC_URL": "https://example.org/backprop/",
+        }
+    )
+    assert (settings.train_slots, settings.rate_limit) == (4, "30 per 10 seconds")
+    assert [str(n) for n in settings.trusted_proxies] == ["10.0.0.0/8", "192.168.1.7/32", "::1/128"]
+    assert settings.public_url == "https://example.org/backprop"
+    assert Settings.from_env({"BACKPROP_RATE_LIMIT": "0"}).rate_limit == ""
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -133,19 +151,32 @@ def test_xdg_data_home_moves_the_default_data_dir(monkeypatch: pytest.MonkeyPatc
         ({"BACKPROP_WORKERS": "0"}, "BACKPROP_WORKERS='0' must lie in 1..64"),
         ({"BACKPROP_METRICS": "maybe"}, "BACKPROP_METRICS='maybe': use 1 or 0 (true/false, yes/no, on/off)"),
         ({"BACKPROP_LOG_FORMAT": "xml"}, "BACKPROP_LOG_FORMAT='xml': choose 'text' or 'json'"),
+        ({"BACKPROP_TRAIN_SLOTS": "0"}, "BACKPROP_TRAIN_SLOTS='0' must lie in 1..64"),
+        (
+            {"BACKPROP_RATE_LIMIT": "lots"},
+            "BACKPROP_RATE_LIMIT='lots': use a count per period, e.g. 120/minute (0: no limit)",
+        ),
+        (
+            {"BACKPROP_TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"},
+            "BACKPROP_TRUSTED_PROXIES: 'proxy.local' is not an address or a network such as 10.0.0.0/8",
+        ),
         (
             {"BACKPROP_PUBLIC_URL": "backprop.example.org"},
-            "BACKPROP_PUBLIC_URL='backprop.example.org': use the address students open, "
+            "BACKPROP_PUBLIC_URL='backprop.example.org': use the address people open, "
             "e.g. https://backprop.example.org",
         ),
         (
+            {"BACKPROP_PUBLIC_URL": "https://example.org:99999"},
+            "BACKPROP_PUBLIC_URL='https://example.org:99999': the port is not a number from 0 to 65535",
+        ),
+        (
             {"BACKPROP_PUBLIC_URL": "ftp://example.org"},
-            "BACKPROP_PUBLIC_URL='ftp://example.org': use the address students open, "
+            "BACKPROP_PUBLIC_URL='ftp://example.org': use the address people open, "
             "e.g. https://backprop.example.org",
         ),
         (
             {"BACKPROP_PUBLIC_URL": "https://example.org/?x=1"},
-            "BACKPROP_PUBLIC_URL='https://example.org/?x=1': use the address students open, "
+            "BACKPROP_PUBLIC_URL='https://example.org/?x=1': use the address people open, "
             "e.g. https://backprop.example.org",
         ),
         (

@@ -17,14 +17,17 @@ import pytest
 import redis
 
 from app import codec
-from app.errors import PhaseError, SessionNotFoundError
+from app.errors import PhaseError, SessionNotFoundError, StoreBusyError, StoreFullError
 from app.session import Session, create, restore, run_backward, run_step, run_substep, train
 from app.settings import Settings
 from app.store import MemoryStore, RedisStore, SessionStore, SqliteStore, open_store
+from app.store import sqlite as sqlite_store
 from tests.redis_server import wait_until
 from tests.test_session import assert_params_equal, assert_sessions_equal, stepped
 
 TTL = 100.0
+#: The tests' "last hour": a session used this recently is never evicted (stores keep an hour).
+RECENT = 10.0
 
 
 class FakeClock:
@@ -41,7 +44,7 @@ class FakeClock:
 
 
 class StoreFactory(Protocol):
-    def __call__(self, *, max_sessions: int = 100) -> SessionStore: ...
+    def __call__(self, *, max_sessions: int = 100, keep_recent: float = RECENT) -> SessionStore: ...
 
 
 @pytest.fixture
@@ -56,15 +59,16 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) ->
     made: list[SessionStore] = []
     url = request.getfixturevalue("redis_url") if kind == "redis" else ""
 
-    def make(*, max_sessions: int = 100) -> SessionStore:
+    def make(*, max_sessions: int = 100, keep_recent: float = RECENT) -> SessionStore:
         store: SessionStore
         if kind == "memory":
-            store = MemoryStore(ttl=TTL, max_sessions=max_sessions, clock=clock)
+            store = MemoryStore(ttl=TTL, max_sessions=max_sessions, clock=clock, keep_recent=keep_recent)
         elif kind == "redis":
-            store = RedisStore(url, ttl=TTL, max_sessions=max_sessions, clock=clock)
+            store = RedisStore(url, ttl=TTL, max_sessions=max_sessions, clock=clock, keep_recent=keep_recent)
         else:
+            path = tmp_path / "db" / "sessions.sqlite3"
             store = SqliteStore(
-                tmp_path / "db" / "sessions.sqlite3", ttl=TTL, max_sessions=max_sessions, clock=clock
+                path, ttl=TTL, max_sessions=max_sessions, clock=clock, keep_recent=keep_recent
             )
         made.append(store)
         return store
@@ -249,14 +253,14 @@ def test_lru_eviction_when_full(make_store: StoreFactory, clock: FakeClock) -> N
     for name in ("a", "b", "c"):
         clock.advance(1)
         store.add(create(name))
-    clock.advance(1)
+    clock.advance(RECENT)
     store.get("a")  # a is now the most recently used: b is the least
     clock.advance(1)
     store.add(create("d"))
     assert store.count() == 3
     with pytest.raises(SessionNotFoundError):
         store.get("b")
-    clock.advance(1)
+    clock.advance(RECENT)
     store.update("c", run_step)  # an update is a use too: now a is the least recently used
     clock.advance(1)
     store.add(create("e"))
@@ -270,12 +274,52 @@ def test_lru_eviction_when_full(make_store: StoreFactory, clock: FakeClock) -> N
 def test_max_sessions_one(make_store: StoreFactory, clock: FakeClock) -> None:
     store = make_store(max_sessions=1)
     store.add(create("a"))
-    clock.advance(1)
+    clock.advance(RECENT)
     store.add(create("b"))
     assert store.count() == 1
     assert store.get("b").id == "b"
     with pytest.raises(SessionNotFoundError):
         store.get("a")
+
+
+def test_a_session_used_in_the_last_hour_is_never_evicted(make_store: StoreFactory, clock: FakeClock) -> None:
+    """Full of sessions all used within RECENT: a new one is refused (StoreFullError, 503) with the
+    seconds until the least recently used one may go, and nothing is evicted; once it has aged
+    past RECENT it goes, and the next one comes in."""
+    store = make_store(max_sessions=3)
+    for name in ("a", "b", "c"):
+        store.add(create(name))
+        clock.advance(2)
+    store.get("a")  # used again now: b (used 4 s ago) is the least recently used
+    with pytest.raises(StoreFullError) as refused:
+        store.add(create("d"))
+    assert refused.value.retry_after == RECENT - 4
+    assert store.count() == 3
+    assert {store.get(name).id for name in ("a", "b", "c")} == {"a", "b", "c"}
+    with pytest.raises(SessionNotFoundError):
+        store.get("d")
+    clock.advance(RECENT - 1)  # b is used again by the reads above: all three used 9 s ago
+    with pytest.raises(StoreFullError) as again:
+        store.add(create("d"))
+    assert again.value.retry_after == 1
+    clock.advance(1)
+    store.add(create("d"))  # now a is RECENT old: it goes
+    assert store.count() == 3
+    with pytest.raises(SessionNotFoundError):
+        store.get("a")
+
+
+def test_a_full_store_still_drops_its_expired_sessions(make_store: StoreFactory, clock: FakeClock) -> None:
+    store = make_store(max_sessions=2, keep_recent=TTL)
+    store.add(create("old"))
+    clock.advance(TTL - 5)
+    store.add(create("new"))
+    clock.advance(6)  # "old" expired, "new" used 6 s ago: room for one without an eviction
+    store.add(create("newer"))
+    assert store.count() == 2
+    with pytest.raises(StoreFullError):
+        store.add(create("newest"))
+    assert {store.get(name).id for name in ("new", "newer")} == {"new", "newer"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -492,7 +536,7 @@ def test_reads_of_a_long_history_touch_only_what_they_need(tmp_path: Path) -> No
 
 def test_eviction_and_expiry_drop_the_history_too(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "s.sqlite3"
-    store = SqliteStore(path, ttl=TTL, max_sessions=2, clock=clock)
+    store = SqliteStore(path, ttl=TTL, max_sessions=2, clock=clock, keep_recent=1)
     try:
         store.add(stepped(create("a"), 3))
         clock.advance(1)
@@ -586,9 +630,9 @@ def test_sqlite_threads_that_come_and_go_leave_no_connections(tmp_path: Path) ->
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_the_lock_table_does_not_grow_with_unknown_ids(tmp_path: Path, kind: str) -> None:
     store: SessionStore = (
-        MemoryStore(ttl=TTL, max_sessions=3)
+        MemoryStore(ttl=TTL, max_sessions=3, keep_recent=0)
         if kind == "memory"
-        else SqliteStore(tmp_path / "locks.sqlite3", ttl=TTL, max_sessions=3)
+        else SqliteStore(tmp_path / "locks.sqlite3", ttl=TTL, max_sessions=3, keep_recent=0)
     )
     for k in range(200):
         with pytest.raises(SessionNotFoundError):
@@ -644,6 +688,32 @@ def test_sqlite_update_recomputes_when_another_process_wrote_meanwhile(tmp_path:
     assert calls == [0, 1]  # recomputed from the other process's result
     expected = run_step(run_step(create("shared")))
     assert_params_equal(first.get("shared").params, expected.params)
+    first.close()
+    second.close()
+
+
+def test_sqlite_a_long_update_is_recomputed_outside_a_transaction_and_may_give_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change too long to hold the file's write lock (here: every change) is recomputed with no
+    transaction open, so another process that writes each time makes it give up (503) after
+    CONFLICT_RETRIES tries, changing nothing; a short one is redone under the lock instead."""
+    monkeypatch.setattr(sqlite_store, "LOCKED_CHANGE_SECONDS", 0.0)
+    path = tmp_path / "two.sqlite3"
+    first = SqliteStore(path, ttl=TTL, max_sessions=10)
+    second = SqliteStore(path, ttl=TTL, max_sessions=10)
+    first.add(create("shared"))
+    calls = []
+
+    def always_raced(s: Session) -> Session:
+        calls.append(s.step)
+        second.update("shared", run_step)
+        return run_step(s)
+
+    with pytest.raises(StoreBusyError):
+        first.update("shared", always_raced)
+    assert len(calls) == sqlite_store.CONFLICT_RETRIES
+    assert first.get("shared").step == sqlite_store.CONFLICT_RETRIES  # only the other process's steps
     first.close()
     second.close()
 

@@ -163,7 +163,7 @@ def test_keys_carry_redis_expiry_refreshed_on_use(
 def test_eviction_expiry_and_delete_drop_every_key(
     store: RedisStore, client: redis.Redis, clock: FakeClock
 ) -> None:
-    small = RedisStore(store.url, ttl=TTL, max_sessions=2, clock=clock)
+    small = RedisStore(store.url, ttl=TTL, max_sessions=2, clock=clock, keep_recent=1)
     try:
         small.add(stepped(create("a"), 3))
         clock.advance(1)

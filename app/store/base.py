@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from app.errors import StoreFullError
 from app.session import Session
 
 Clock = Callable[[], float]
@@ -21,6 +22,9 @@ RECORD_KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
 MAX_RECORD_KEY = 256
 #: Largest record value, in bytes: records are small things, not documents.
 MAX_RECORD_BYTES = 64 * 1024
+#: A session used this recently is never evicted to make room for a new one: a stranger creating
+#: sessions must not push out a student's who is working (the class's sessions stay while it meets).
+KEEP_RECENT_SECONDS = 3600.0
 
 
 class _SessionLock:
@@ -56,10 +60,18 @@ class SessionStore(ABC):
     asking (SQLite on its writes, Redis by its own expiry), so they never pile up.
     """
 
-    def __init__(self, *, ttl: float, max_sessions: int, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        ttl: float,
+        max_sessions: int,
+        clock: Clock = time.time,
+        keep_recent: float = KEEP_RECENT_SECONDS,
+    ) -> None:
         self.ttl = ttl
         self.max_sessions = max_sessions
         self.clock = clock
+        self.keep_recent = keep_recent
         self._guard = threading.Lock()
         # One lock per session while anyone holds or waits for it (then it is dropped, so the
         # table never outgrows the requests in flight, whatever ids are asked for).
@@ -86,10 +98,26 @@ class SessionStore(ABC):
         with self._guard:
             return len(self._locks)
 
+    def full(self, oldest_used: float, now: float) -> StoreFullError:
+        """The refusal of a new session when making room would evict one used at ``oldest_used``
+        (the least recently used of those that would go), which is too recent to go."""
+        wait = max(1, math.ceil(oldest_used + self.keep_recent - now))
+        return StoreFullError(
+            f"the server keeps at most {self.max_sessions} sessions and all of them are in use: "
+            f"try again in {wait} s",
+            wait,
+        )
+
+    def is_recent(self, used: float, now: float) -> bool:
+        """Whether a session last used at ``used`` is too recently used to be evicted."""
+        return now - used < self.keep_recent
+
     @abstractmethod
     def add(self, session: Session) -> Session:
-        """Keep a new session (its history too), first expiring old ones and evicting the least
-        recently used; the session as stored."""
+        """Keep a new session (its history too), first expiring old ones and, when full, evicting
+        the least recently used, unless that one was used within ``keep_recent`` seconds: then
+        StoreFullError (whose ``retry_after`` says when one will have aged enough), and nothing is
+        evicted. The session as stored."""
 
     @abstractmethod
     def get(self, session_id: str) -> Session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import OrderedDict
@@ -14,7 +15,7 @@ from app.envelope import Envelope, FloatArray, width_for
 from app.errors import SessionNotFoundError
 from app.history import Kept, Snapshot, apply, to_save
 from app.session import Session
-from app.store.base import Clock, SessionStore
+from app.store.base import KEEP_RECENT_SECONDS, Clock, SessionStore
 
 
 class MemoryLog:
@@ -119,8 +120,15 @@ def _save(session: Session, log: MemoryLog) -> Session:
 class MemoryStore(SessionStore):
     """Sessions in a dict, most recently used last; gone when the process ends."""
 
-    def __init__(self, *, ttl: float, max_sessions: int, clock: Clock = time.time) -> None:
-        super().__init__(ttl=ttl, max_sessions=max_sessions, clock=clock)
+    def __init__(
+        self,
+        *,
+        ttl: float,
+        max_sessions: int,
+        clock: Clock = time.time,
+        keep_recent: float = KEEP_RECENT_SECONDS,
+    ) -> None:
+        super().__init__(ttl=ttl, max_sessions=max_sessions, clock=clock, keep_recent=keep_recent)
         self._sessions: OrderedDict[str, _Entry] = OrderedDict()
         # Guards the dict itself; the per-session locks serialise the work on one session.
         self._table = threading.Lock()
@@ -136,8 +144,14 @@ class MemoryStore(SessionStore):
         with self._table:
             for sid in [sid for sid, e in self._sessions.items() if now - e.used > self.ttl]:
                 del self._sessions[sid]
-            while len(self._sessions) >= self.max_sessions:
-                self._sessions.popitem(last=False)
+            excess = len(self._sessions) - self.max_sessions + 1
+            if excess > 0:
+                # Least recently used first: the last of those that would go is the most recent.
+                going = list(itertools.islice(self._sessions.values(), excess))
+                if self.is_recent(going[-1].used, now):
+                    raise self.full(going[-1].used, now)
+                for _ in range(excess):
+                    self._sessions.popitem(last=False)
             self._sessions[session.id] = _Entry(stored, log, now)
         return stored
 

@@ -46,7 +46,7 @@ from app.engine import Architecture
 from app.errors import SessionNotFoundError, StoreBusyError
 from app.history import History, Summary, apply, to_save
 from app.session import Session
-from app.store.base import Clock, SessionStore
+from app.store.base import KEEP_RECENT_SECONDS, Clock, SessionStore
 from app.store.redis_history import (
     PREFIX,
     HistoryReader,
@@ -81,20 +81,27 @@ return 0
 """
 
 # Drop the sessions unused since ARGV[1], then the least recently used beyond ARGV[2] - 1, and
-# register session ARGV[3] as used at ARGV[4]; the ids dropped.
+# register session ARGV[3] as used at ARGV[4]: {false, the ids dropped}. Unless one of those to
+# evict was used since ARGV[5]: then none is evicted nor the session registered, and the reply is
+# {the last use of the most recent of them, the expired ids dropped}.
 _MAKE_ROOM = """
 local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 redis.call('ZREM', KEYS[1], ARGV[3])
 local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2]) + 1
 if excess > 0 then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, excess - 1)) do
-    gone[#gone + 1] = id
+  local evicted = redis.call('ZRANGE', KEYS[1], 0, excess - 1, 'WITHSCORES')
+  local latest = evicted[#evicted]
+  if tonumber(latest) > tonumber(ARGV[5]) then
+    return {latest, gone}
+  end
+  for at = 1, #evicted, 2 do
+    gone[#gone + 1] = evicted[at]
   end
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, excess - 1)
 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
-return gone
+return {false, gone}
 """
 
 # Compare and set: if KEYS[1] holds ARGV[1], set it to ARGV[2] for ARGV[3] ms; 1 if it did.
@@ -121,8 +128,16 @@ R = TypeVar("R")
 class RedisStore(SessionStore):
     """Sessions in a Redis database (``redis://host:port/db``), shared by every process using it."""
 
-    def __init__(self, url: str, *, ttl: float, max_sessions: int, clock: Clock = time.time) -> None:
-        super().__init__(ttl=ttl, max_sessions=max_sessions, clock=clock)
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl: float,
+        max_sessions: int,
+        clock: Clock = time.time,
+        keep_recent: float = KEEP_RECENT_SECONDS,
+    ) -> None:
+        super().__init__(ttl=ttl, max_sessions=max_sessions, clock=clock, keep_recent=keep_recent)
         self.url = url
         # Replies stay bytes (losses and parameters are binary); a dead server fails a request in
         # seconds rather than hanging it. Connecting waits for the first command.
@@ -205,9 +220,13 @@ class RedisStore(SessionStore):
             apply(pending, log, before)  # a new log: nothing to read, every write queued
         # Room is made and the id admitted atomically; the keys are written next. A session whose
         # id is admitted but whose keys are not (yet) there is not found, like one never added.
-        gone = self._make_room(
-            keys=[USED], args=[repr(now - self.ttl), self.max_sessions, session.id, repr(now)]
+        expired, recent = repr(now - self.ttl), repr(now - self.keep_recent)
+        latest, gone = self._make_room(
+            keys=[USED], args=[expired, self.max_sessions, session.id, repr(now), recent]
         )
+        if latest is not None:
+            self._delete_sessions([as_bytes(g) for g in gone])
+            raise self.full(float(latest), now)
         try:
             with self._client.pipeline(transaction=True) as pipe:
                 pipe.delete(*keys.all)

@@ -20,20 +20,23 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from app import codec, stored_state
 from app.engine import Architecture
 from app.errors import InvalidInputError, SessionNotFoundError, StoreBusyError
-from app.history import History, Summary, apply, to_save
+from app.history import History, Pending, Summary, apply, to_save
 from app.session import Session
-from app.store.base import Clock, SessionStore
+from app.store.base import KEEP_RECENT_SECONDS, Clock, SessionStore
 from app.store.sqlite_history import HistoryReader, HistoryWriter
 
 #: How often an update is recomputed when another process changed the session meanwhile.
 CONFLICT_RETRIES = 5
+#: A change that computed for less than this is done again inside one write transaction after a
+#: conflict (holding the file's write lock that long costs other writers little).
+LOCKED_CHANGE_SECONDS = 0.05
 #: A read marks a session as used at most this often (a write per read would cost more than it tells).
 TOUCH_SECONDS = 1.0
 #: Sessions this process keeps decoded, by id, with the version they were read or written at.
@@ -64,11 +67,31 @@ SCHEMA = (
 HISTORY_TABLES = ("losses", "kept", "envelope")
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A session's save, worked out: its state document and the changes to its history."""
+
+    state: str
+    #: Whether the history was replaced (read from another source: an import, say).
+    replaced: bool
+    pending: Pending | None
+    before: Summary
+    after: Summary
+
+
 class SqliteStore(SessionStore):
     """Sessions in an SQLite file: their states in one table, their histories in three more."""
 
-    def __init__(self, path: Path, *, ttl: float, max_sessions: int, clock: Clock = time.time) -> None:
-        super().__init__(ttl=ttl, max_sessions=max_sessions, clock=clock)
+    def __init__(
+        self,
+        path: Path,
+        *,
+        ttl: float,
+        max_sessions: int,
+        clock: Clock = time.time,
+        keep_recent: float = KEEP_RECENT_SECONDS,
+    ) -> None:
+        super().__init__(ttl=ttl, max_sessions=max_sessions, clock=clock, keep_recent=keep_recent)
         self.path = path
         self._idle: list[sqlite3.Connection] = []
         self._connections: list[sqlite3.Connection] = []
@@ -204,26 +227,36 @@ class SqliteStore(SessionStore):
         with self._guard:
             self._cache.pop(session_id, None)
 
-    def _load(self, session_id: str) -> tuple[Session, float, int]:
+    def _load(self, session_id: str, db: sqlite3.Connection | None = None) -> tuple[Session, float, int]:
         """The session, its last use and its row's version; decoded only when the row has changed
-        since this process last saw it."""
-        rows = self._query("SELECT last_used, version FROM session_states WHERE id = ?", (session_id,))
+        since this process last saw it. With ``db``, read (and an expired session dropped) in the
+        write transaction open on it."""
+
+        def query(sql: str, args: Sequence[Any]) -> list[Any]:
+            return self._query(sql, args) if db is None else db.execute(sql, args).fetchall()
+
+        rows = query("SELECT last_used, version FROM session_states WHERE id = ?", (session_id,))
         if not rows:
             self._forget(session_id)
             raise SessionNotFoundError(session_id)
         used, version = float(rows[0][0]), int(rows[0][1])
         if self.clock() - used > self.ttl:
             self._forget(session_id)
-            with self._transaction() as db:
-                row = db.execute("SELECT version FROM session_states WHERE id = ?", (session_id,)).fetchone()
+            if db is not None:
+                self._delete_rows(db, session_id)
+                raise SessionNotFoundError(session_id)
+            with self._transaction() as writing:
+                row = writing.execute(
+                    "SELECT version FROM session_states WHERE id = ?", (session_id,)
+                ).fetchone()
                 if row is not None and row[0] == version:
-                    self._delete_rows(db, session_id)
+                    self._delete_rows(writing, session_id)
             raise SessionNotFoundError(session_id)
         with self._guard:
             cached = self._cache.get(session_id)
         if cached is not None and cached[0] == version:
             return cached[1], used, version
-        rows = self._query("SELECT state, version FROM session_states WHERE id = ?", (session_id,))
+        rows = query("SELECT state, version FROM session_states WHERE id = ?", (session_id,))
         if not rows:
             raise SessionNotFoundError(session_id)
         session = replace(self._decode(session_id, rows[0][0]), stamp=int(rows[0][1]))
@@ -236,6 +269,7 @@ class SqliteStore(SessionStore):
 
     def add(self, session: Session) -> Session:
         now = self.clock()
+        refusal = None
         with self._transaction() as db:
             gone = db.execute(
                 "SELECT id FROM session_states WHERE last_used < ?", (now - self.ttl,)
@@ -243,13 +277,22 @@ class SqliteStore(SessionStore):
             (count,) = db.execute("SELECT COUNT(*) FROM session_states").fetchone()
             excess = count - len(gone) - self.max_sessions + 1
             if excess > 0:
-                gone += db.execute(
-                    "SELECT id FROM session_states WHERE last_used >= ? ORDER BY last_used LIMIT ?",
+                # Least recently used first: the last of those that would go is the most recent.
+                evicted = db.execute(
+                    "SELECT id, last_used FROM session_states WHERE last_used >= ?"
+                    " ORDER BY last_used LIMIT ?",
                     (now - self.ttl, excess),
                 ).fetchall()
+                if evicted and self.is_recent(float(evicted[-1][1]), now):
+                    refusal = self.full(float(evicted[-1][1]), now)
+                else:
+                    gone += [(row[0],) for row in evicted]
             for (old,) in gone:
-                self._delete_rows(db, old)
-            stored = self._insert(db, session, now)
+                self._delete_rows(db, old)  # the expired go even when the new one cannot come in
+            if refusal is None:
+                stored = self._insert(db, session, now)
+        if refusal is not None:
+            raise refusal
         self._remember(stored, 0)
         return stored
 
@@ -266,40 +309,70 @@ class SqliteStore(SessionStore):
         # The change is computed outside any database transaction (a long training must not hold
         # the file's write lock and stall every other session), then written back only if the
         # row is still the version it was read at; within this process the per-session lock
-        # already guarantees that, the version guards against other server processes.
+        # already guarantees that, the version guards against other server processes. When
+        # another process did write meanwhile, a short change (a step) is done again inside one
+        # write transaction, where no other process can write: it cannot fail again however hard
+        # two processes work on one session. A long one (a training) computes outside again.
         with self._locked(session_id):
             for _ in range(CONFLICT_RETRIES):
                 current, _, version = self._load(session_id)
+                began = time.perf_counter()
                 new = change(current)
+                took = time.perf_counter() - began
                 saved = self._write(current, new, version)
                 if saved is not None:
                     return saved
+                if took < LOCKED_CHANGE_SECONDS:
+                    return self._update_locked(session_id, change)
             raise StoreBusyError("the session kept changing under another server process: try again")
+
+    def _update_locked(self, session_id: str, change: Callable[[Session], Session]) -> Session:
+        """Read, change and write the session in one write transaction."""
+        with self._transaction() as db:
+            current, _, version = self._load(session_id, db)
+            new = change(current)
+            saved = self._store(db, new, version, self._saving(current, new))
+            assert saved is not None, "no other process writes while the transaction is open"
+        self._remember(saved, version + 1)
+        return saved
+
+    def _saving(self, current: Session, new: Session) -> _Prepared:
+        """What saving ``new`` over ``current`` writes (worked out before the write lock is taken)."""
+        replaced = new.history.source is not current.history.source
+        pending, before, after = to_save(new.history, current.history.source)
+        state = json.dumps(stored_state.state_to_json(new, after), separators=(",", ":"))
+        return _Prepared(state, replaced, pending, before, after)
 
     def _write(self, current: Session, new: Session, version: int) -> Session | None:
         """Save ``new`` over ``current`` if the row is still at ``version``; None if it is not."""
-        source = current.history.source
-        replaced = new.history.source is not source
-        pending, before, after = to_save(new.history, source)
-        state = json.dumps(stored_state.state_to_json(new, after), separators=(",", ":"))
+        prepared = self._saving(current, new)
         with self._transaction() as db:
-            written = db.execute(
-                "UPDATE session_states SET state = ?, version = version + 1, last_used = ?"
-                " WHERE id = ? AND version = ?",
-                (state, self.clock(), new.id, version),
-            ).rowcount
-            if not written:
-                if db.execute("SELECT 1 FROM session_states WHERE id = ?", (new.id,)).fetchone() is None:
-                    raise SessionNotFoundError(new.id)
-                return None
-            if replaced:
-                for table in HISTORY_TABLES:
-                    db.execute(f"DELETE FROM {table} WHERE sid = ?", (new.id,))
-            if pending is not None:
-                apply(pending, HistoryWriter(db, new.id, new.arch, before.losses), before)
-        saved = replace(new, history=History(self._source(new.id, new.arch, after), after), stamp=version + 1)
-        self._remember(saved, version + 1)
+            saved = self._store(db, new, version, prepared)
+        if saved is not None:
+            self._remember(saved, version + 1)
         return saved
+
+    def _store(
+        self, db: sqlite3.Connection, new: Session, version: int, prepared: _Prepared
+    ) -> Session | None:
+        """The writes of :meth:`_write`, in the transaction open on ``db``."""
+        written = db.execute(
+            "UPDATE session_states SET state = ?, version = version + 1, last_used = ?"
+            " WHERE id = ? AND version = ?",
+            (prepared.state, self.clock(), new.id, version),
+        ).rowcount
+        if not written:
+            if db.execute("SELECT 1 FROM session_states WHERE id = ?", (new.id,)).fetchone() is None:
+                raise SessionNotFoundError(new.id)
+            return None
+        if prepared.replaced:
+            for table in HISTORY_TABLES:
+                db.execute(f"DELETE FROM {table} WHERE sid = ?", (new.id,))
+        if prepared.pending is not None:
+            writer = HistoryWriter(db, new.id, new.arch, prepared.before.losses)
+            apply(prepared.pending, writer, prepared.before)
+        history = History(self._source(new.id, new.arch, prepared.after), prepared.after)
+        return replace(new, history=history, stamp=version + 1)
 
     def delete(self, session_id: str) -> None:
         self._forget(session_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Annotated
 
@@ -17,9 +18,11 @@ from app.quantity import parse_index, select
 from app.session import Session
 from app.settings import Settings
 from app.store import SessionStore
-from app.web.deps import AppSettings, Store, TrainingRuns
+from app.train_pool import TrainingPool
+from app.web.deps import AppSettings, Store, Trainers, TrainingRuns, public_base
 from app.web.follow_links import follow_path
 from app.web.quick import run_quick
+from app.web.rate_limit import NewSession
 from app.web.schemas import (
     ERRORS,
     CheckRequest,
@@ -72,6 +75,7 @@ def create(
     store: Store,
     settings: AppSettings,
     response: Response,
+    _: NewSession,
     body: Annotated[CreateSession | None, Body()] = None,
 ) -> SessionState:
     """Create a session. Omitted weights are drawn from the seed (see the README for the scheme)."""
@@ -93,7 +97,9 @@ def patch(session_id: str, body: EditSession, store: Store, settings: AppSetting
 
 
 @router.delete("/sessions/{session_id}", status_code=204, responses=ERRORS)
-def delete(session_id: str, store: Store) -> Response:
+def delete(session_id: str, store: Store, runs: TrainingRuns) -> Response:
+    """Delete the session (a background run on it is cancelled first)."""
+    runs.stop(session_id)
     store.delete(session_id)
     return Response(status_code=204)
 
@@ -128,14 +134,38 @@ _stepper(
     session.run_substep,
     "The next sub-step: forward one layer, the loss, δ of one layer going back, or the update.",
 )
-_stepper("reset", session.reset, "Back to how the session was created (history cleared).")
+
+
+@router.post("/sessions/{session_id}/reset", response_model=SessionState, responses=ERRORS, summary="Reset")
+def reset(session_id: str, store: Store, runs: TrainingRuns, settings: AppSettings) -> SessionState:
+    """Back to how the session was created (history cleared; a background run is cancelled first)."""
+    runs.stop(session_id)
+    return _state(store.update(session_id, session.reset), store, settings)
+
+
 _stepper("undo", session.undo, "Back one update (409 when there is nothing to undo).")
 
 
-@router.post("/sessions/{session_id}/train", response_model=SessionState, responses=ERRORS)
-def train_epochs(session_id: str, body: TrainRequest, store: Store, settings: AppSettings) -> SessionState:
-    """`epochs` full passes over the data; exactly equal to that many single steps. All or nothing."""
-    return _state(store.update(session_id, lambda s: session.train(s, body.epochs)), store, settings)
+@router.post(
+    "/sessions/{session_id}/train",
+    response_model=SessionState,
+    responses={**ERRORS, 503: {"model": ErrorBody, "description": "Every training slot busy: Retry-After"}},
+)
+async def train_epochs(
+    session_id: str, body: TrainRequest, store: Store, settings: AppSettings, pool: Trainers
+) -> SessionState:
+    """`epochs` full passes over the data; exactly equal to that many single steps. All or nothing.
+
+    Computed in one of the server's training processes; when all are busy, 503 with `Retry-After`.
+    A training whose client gave up waiting is still applied (send an `Idempotency-Key` to retry)."""
+    with pool.slot():  # taken before a thread is, so waiting trains never hold the server's threads
+        return await run_in_threadpool(_train, store, settings, pool, session_id, body.epochs)
+
+
+def _train(
+    store: SessionStore, settings: Settings, pool: TrainingPool, session_id: str, epochs: int
+) -> SessionState:
+    return _state(store.update(session_id, functools.partial(pool.train, epochs=epochs)), store, settings)
 
 
 @router.get("/sessions/{session_id}/history", response_model=list[HistoryEntry], responses=ERRORS)
@@ -206,7 +236,7 @@ def export(session_id: str, store: Store) -> JSONResponse:
     },
 )
 async def import_session(
-    store: Store, settings: AppSettings, request: Request, response: Response
+    store: Store, settings: AppSettings, request: Request, response: Response, _: NewSession
 ) -> SessionState:
     """A new session from an exported document; a bad document changes nothing and says why."""
     raw = await read_body(request, MAX_IMPORT_BYTES)
@@ -228,11 +258,14 @@ def list_presets() -> list[PresetInfo]:
 
 
 @router.get("/sessions/{session_id}/share", response_model=ShareLink, responses=ERRORS)
-def share_link(session_id: str, store: Store, request: Request) -> ShareLink:
+def share_link(session_id: str, store: Store, request: Request, response: Response) -> ShareLink:
     """A link that opens a copy of this session's configuration, data and current weights (no
-    history) as a new session in the page; 422 when the session is too big for a link."""
+    history) as a new session in the page; 422 when the session is too big for a link. The link
+    is on `BACKPROP_PUBLIC_URL` when the server has one, else on the host the request was sent to
+    (so the answer is not to be cached)."""
     token = share.encode(store.get(session_id))
-    return ShareLink(token=token, url=f"{str(request.base_url).rstrip('/')}/share/{token}")
+    response.headers["Cache-Control"] = "no-store"
+    return ShareLink(token=token, url=f"{public_base(request)}/share/{token}")
 
 
 # --------------------------------------------------------------------------------------------

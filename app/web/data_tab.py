@@ -18,9 +18,9 @@ from app import session
 from app.datasets import BUILTIN, Dataset, builtin, parse_table, single
 from app.errors import InvalidInputError
 from app.session import MODES, Mode, Session
-from app.web.deps import SameOrigin, Store, cookie_session
+from app.web.deps import SameOrigin, Store
 from app.web.forms import read_form, whole_number
-from app.web.responses import answer_change, lost_session, show_tab
+from app.web.responses import answer_change, page_session, show_tab
 from app.web.views import data
 from app.web.views.data import SINGLE, TABLE, TITLES
 from app.web.views.panel import View
@@ -98,9 +98,7 @@ def _refuse(
 
 async def _handle(request: Request, store: Store, read: Reader) -> Response:
     """Read the form; refuse it with messages next to the fields, or apply the change atomically."""
-    current = await run_in_threadpool(cookie_session, request, store)
-    if current is None:
-        return lost_session(request)
+    current = await run_in_threadpool(page_session, request, store)
     form = await read_form(request)
     view = View.parse(form.fields).but(tab="data", answer="")
     if form.problem is not None:

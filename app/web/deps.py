@@ -1,5 +1,6 @@
-"""What routes get through FastAPI's dependencies: the store, the training runs and the settings
-of the app, the page's session (from its cookie), and the same-origin check of the page's forms."""
+"""What routes get through FastAPI's dependencies: the store, the training runs, the training
+processes and the settings of the app, the page's session (from its cookie), and the same-origin
+check of the page's forms."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.errors import SessionNotFoundError
 from app.session import Session
 from app.settings import Settings
 from app.store import SessionStore
+from app.train_pool import TrainingPool
 from app.training import Runs
 
 #: The cookie that carries the page's session id.
@@ -28,9 +30,21 @@ def get_runs(request: Request) -> Runs:
     return runs
 
 
+def get_pool(request: Request) -> TrainingPool:
+    pool: TrainingPool = request.app.state.pool
+    return pool
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def public_base(request: Request) -> str:
+    """Where the links the server hands out point, without a trailing slash: BACKPROP_PUBLIC_URL
+    when it is set, else the scheme and host the request was sent to (an answer carrying such a
+    link must not be cached: another request may name another host)."""
+    return get_settings(request).public_url or str(request.base_url).rstrip("/")
 
 
 # The dependencies themselves are coroutines: FastAPI runs a plain function dependency in its
@@ -45,12 +59,17 @@ async def _runs(request: Request) -> Runs:
     return get_runs(request)
 
 
+async def _pool(request: Request) -> TrainingPool:
+    return get_pool(request)
+
+
 async def _settings(request: Request) -> Settings:
     return get_settings(request)
 
 
 Store = Annotated[SessionStore, Depends(_store)]
 TrainingRuns = Annotated[Runs, Depends(_runs)]
+Trainers = Annotated[TrainingPool, Depends(_pool)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 
 

@@ -8,16 +8,18 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from app.errors import (
+    BusyError,
     DivergenceError,
     InvalidInputError,
     NotKeptError,
     NoTrainingRunError,
     PhaseError,
     SessionNotFoundError,
-    StoreBusyError,
+    TooManyRequestsError,
 )
 
 #: The status of every refusal; a subclass (NotASessionDocumentError) takes its base's.
@@ -28,7 +30,8 @@ STATUS: dict[type[Exception], int] = {
     NotKeptError: 404,
     SessionNotFoundError: 404,
     NoTrainingRunError: 404,
-    StoreBusyError: 503,
+    BusyError: 503,
+    TooManyRequestsError: 429,
 }
 #: The exceptions a route may catch to show a refusal instead of answering with an error.
 REFUSALS: tuple[type[Exception], ...] = tuple(STATUS)
@@ -42,8 +45,13 @@ def status_of(exc: Exception) -> int:
     return 500
 
 
+def retry_headers(exc: Exception) -> dict[str, str]:
+    """``Retry-After`` for a refusal that a later try may not meet (busy), else nothing."""
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else {}
+
+
 async def _refusal(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
+    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc), headers=retry_headers(exc))
 
 
 async def _busy(request: Request, exc: Exception) -> JSONResponse:
@@ -65,8 +73,20 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail, "errors": simple}, status_code=422)
 
 
+#: The status logged for a request whose client went away before it was read whole (nginx's
+#: "client closed request"): nobody receives it, and it is neither a refusal nor a server error.
+CLIENT_CLOSED = 499
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # A client that stopped mid-body (a load tester stopping, a closed tab): nothing to answer,
+    # nothing went wrong here, so no traceback and no 500.
+    return Response(status_code=CLIENT_CLOSED)
+
+
 def install(app: FastAPI) -> None:
     """Answer every refusal with its status and ``{"detail": the message}``."""
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(RequestValidationError, _validation_error)
     for kind in STATUS:
         app.add_exception_handler(kind, _refusal)

@@ -154,10 +154,11 @@ class _Observe:
 
 
 def _counting(handler: Callable[..., Any], errors: Counter) -> Callable[..., Any]:
-    """``handler``, after counting the store error it handles."""
+    """``handler``, after counting the exception it handles if the store raised it."""
 
     async def counted(request: Request, exc: Exception) -> Any:
-        errors.labels(type(exc).__name__).inc()
+        if isinstance(exc, STORE_ERRORS):
+            errors.labels(type(exc).__name__).inc()
         return await handler(request, exc)
 
     return counted
@@ -188,7 +189,10 @@ def install(app: FastAPI) -> None:
     app.state.metrics = metrics
     app.add_middleware(_Observe, metrics=metrics)
     for error, handler in list(app.exception_handlers.items()):
-        if isinstance(error, type) and issubclass(error, STORE_ERRORS):
+        # A handler of a store error, or of a kind of error store errors are (busy: 503).
+        if isinstance(error, type) and any(
+            issubclass(e, error) or issubclass(error, e) for e in STORE_ERRORS
+        ):
             app.exception_handlers[error] = _counting(handler, metrics.store_errors)
     fallback = app.exception_handlers.get(Exception, app.exception_handlers.get(500))
     app.exception_handlers.pop(500, None)

@@ -24,10 +24,10 @@ from app.presets import PRESETS
 from app.session import Session
 from app.session_file import TOO_LARGE, read_session_file
 from app.web.architecture_form import read_architecture
-from app.web.deps import SameOrigin, Store, cookie_session
-from app.web.errors import REFUSALS
+from app.web.deps import SameOrigin, Store
+from app.web.errors import REFUSALS, retry_headers, status_of
 from app.web.forms import read_form
-from app.web.responses import lost_session, opened, show_tab
+from app.web.responses import keep_new, opened, page_session, show_tab
 from app.web.services import create_from_preset, create_session, new_session_id
 from app.web.views import network
 from app.web.views.network import tab_view
@@ -42,9 +42,26 @@ def _refuse(
     view: View,
     errors: Mapping[str, str],
     values: Mapping[str, str] | None = None,
+    status_code: int = 422,
 ) -> Response:
-    """The tab again with the messages (422); nothing has been made."""
-    return show_tab(request, current, view, network.context(current, view, values=values, errors=errors), 422)
+    """The tab again with the messages (422, or the status of a refusal); nothing has been made."""
+    context = network.context(current, view, values=values, errors=errors)
+    return show_tab(request, current, view, context, status_code)
+
+
+def _refuse_busy(
+    request: Request,
+    current: Session,
+    view: View,
+    field: str,
+    exc: Exception,
+    values: Mapping[str, str] | None = None,
+) -> Response:
+    """A new session refused by the store or the client's limit: its message by ``field``, its
+    status, and when to try again."""
+    response = _refuse(request, current, view, {field: str(exc)}, values, status_of(exc))
+    response.headers.update(retry_headers(exc))
+    return response
 
 
 def _ask_first(
@@ -62,9 +79,7 @@ def _confirmed(values: Mapping[str, str]) -> bool:
 @router.post("/page/network/preset")
 async def start_preset(request: Request, store: Store, _: SameOrigin) -> Response:
     """A new session from a preset; the old one stays in the store."""
-    current = await run_in_threadpool(cookie_session, request, store)
-    if current is None:
-        return lost_session(request)
+    current = await run_in_threadpool(page_session, request, store)
     form = await read_form(request)
     view = tab_view(form.fields)
     name = form.get("name")
@@ -73,16 +88,17 @@ async def start_preset(request: Request, store: Store, _: SameOrigin) -> Respons
         return _refuse(request, current, view, {"preset": message})
     if not _confirmed(form.fields):
         return _ask_first(request, current, view, f"preset:{name}")
-    new = await run_in_threadpool(create_from_preset, store, name)
+    try:
+        new = await run_in_threadpool(keep_new, request, store, lambda kept: create_from_preset(kept, name))
+    except REFUSALS as exc:
+        return _refuse_busy(request, current, view, "preset", exc)
     return opened(request, new, view)
 
 
 @router.post("/page/network/create")
 async def create_network(request: Request, store: Store, _: SameOrigin) -> Response:
     """A new session with the architecture of the form; invalid fields are shown, nothing is made."""
-    current = await run_in_threadpool(cookie_session, request, store)
-    if current is None:
-        return lost_session(request)
+    current = await run_in_threadpool(page_session, request, store)
     form = await read_form(request)
     view = tab_view(form.fields)
     body, errors = read_architecture(current, form.fields)
@@ -91,18 +107,16 @@ async def create_network(request: Request, store: Store, _: SameOrigin) -> Respo
     if not _confirmed(form.fields):
         return _ask_first(request, current, view, "create", form.fields)
     try:
-        new = await run_in_threadpool(create_session, store, body)
+        new = await run_in_threadpool(keep_new, request, store, lambda kept: create_session(kept, body))
     except REFUSALS as exc:
-        return _refuse(request, current, view, {"form": str(exc)}, form.fields)
+        return _refuse_busy(request, current, view, "form", exc, form.fields)
     return opened(request, new, view)
 
 
 @router.post("/page/network/import")
 async def import_file(request: Request, store: Store, _: SameOrigin) -> Response:
     """A new session from an exported file (multipart upload); a bad file is refused with the reason."""
-    current = await run_in_threadpool(cookie_session, request, store)
-    if current is None:
-        return lost_session(request)
+    current = await run_in_threadpool(page_session, request, store)
     form = await read_form(
         request, max_bytes=MAX_UPLOAD_BYTES + UPLOAD_SLACK, upload="file", max_upload_bytes=MAX_UPLOAD_BYTES
     )
@@ -118,5 +132,8 @@ async def import_file(request: Request, store: Store, _: SameOrigin) -> Response
         new = await run_in_threadpool(read_session_file, form.upload.data, new_session_id())
     except NotASessionDocumentError as exc:
         return _refuse(request, current, view, {"import": str(exc)})
-    await run_in_threadpool(store.add, new)
+    try:
+        await run_in_threadpool(keep_new, request, store, lambda kept: kept.add(new))
+    except REFUSALS as exc:
+        return _refuse_busy(request, current, view, "import", exc)
     return opened(request, new, view)

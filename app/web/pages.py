@@ -15,12 +15,11 @@ from app.errors import SessionNotFoundError
 from app.limits import LEARNING_RATE, VALUE
 from app.session import Session
 from app.store import SessionStore
-from app.web.deps import COOKIE, SameOrigin, Store, cookie_session, set_cookie
+from app.web.deps import COOKIE, SameOrigin, Store, cookie_session
 from app.web.forms import number_field, read_form
 from app.web.quick import run_quick
-from app.web.responses import answer_change, back_to_page, lost_session, page_context, show
-from app.web.schemas import CreateSession
-from app.web.services import create_session
+from app.web.responses import answer_change, back_to_page, lost_session, page_context, page_session, show
+from app.web.services import unsaved_session
 from app.web.templating import is_htmx, render_page, render_regions
 from app.web.views.page import sample_fields
 from app.web.views.panel import View
@@ -40,13 +39,15 @@ ACTIONS: dict[str, Callable[[Session], Session]] = {
 
 @router.get("/")
 def page(request: Request, store: Store) -> Response:
+    """The page of the cookie's session; without one, the default network, kept only once the
+    visitor acts (see :func:`app.web.responses.first_change`): a visit alone stores nothing."""
     current = cookie_session(request, store)
-    created = current is None
-    if current is None:
-        current = create_session(store, CreateSession())
-    response = render_page(page_context(request, current, View.parse(request.query_params)))
-    if created:
-        set_cookie(response, request, current)
+    response = render_page(
+        page_context(request, current or unsaved_session(), View.parse(request.query_params))
+    )
+    if current is None and request.cookies.get(COOKIE):
+        # Its session is gone: forget it, or the page's watch would keep asking for it.
+        response.delete_cookie(COOKIE, path="/")
     return response
 
 
@@ -56,18 +57,14 @@ def show_panel(request: Request, store: Store) -> Response:
     view = View.parse(request.query_params)
     if not is_htmx(request):
         return back_to_page(view.but(answer=""))
-    current = cookie_session(request, store)
-    if current is None:
-        return lost_session(request)
+    current = page_session(request, store)
     return show(request, page_context(request, current, view), shown="view", own="panel")
 
 
 @router.post("/page/sample")
 async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
     """The form of inputs, targets and learning rate; invalid values are shown next to their field."""
-    current = await run_in_threadpool(cookie_session, request, store)
-    if current is None:
-        return lost_session(request)
+    current = await run_in_threadpool(page_session, request, store)
     values = (await read_form(request)).require().fields
     inputs, targets, _eta = sample_fields(current)
     numbers: dict[str, float] = {}
@@ -98,15 +95,16 @@ async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
 async def watch(request: Request, store: Store, v: str = "") -> Response:
     """For a page left open while the API drives its session: 204 if nothing changed (one small
     read of the store's version, no session loaded), else the regions."""
+    unchanged = Response(status_code=204, headers={"Vary": "HX-Request, Cookie", "Cache-Control": "no-store"})
     session_id = request.cookies.get(COOKIE)
     if not session_id:
-        return lost_session(request)
+        return unchanged  # no session yet: nothing but the visitor can change what the page shows
     try:
         version = await run_quick(store.stamp, session_id)
     except SessionNotFoundError:
         return lost_session(request)
     if str(version) == v:
-        return Response(status_code=204, headers={"Vary": "HX-Request, Cookie", "Cache-Control": "no-store"})
+        return unchanged
     return await run_quick(_changed, request, store, View.parse(request.query_params))
 
 

@@ -34,27 +34,39 @@ def apply_preset(body: CreateSession) -> CreateSession:
     return CreateSession.model_validate({**base, **given})
 
 
+#: The id of the session a visitor is shown before their first action, which is not kept.
+UNSAVED = ""
+
+
+def unsaved_session() -> Session:
+    """What a visitor without a session is shown: the default network, not kept (the page keeps
+    it at the visitor's first action), its id :data:`UNSAVED`."""
+    return session.create(UNSAVED, **_fields(CreateSession()))
+
+
 def create_session(store: SessionStore, body: CreateSession) -> Session:
     """Build and keep a new session from the API's fields (a preset applied first)."""
+    return create_from_fields(store, _fields(body))
+
+
+def _fields(body: CreateSession) -> dict[str, Any]:
+    """The keyword arguments of :func:`app.session.create` that ``body`` asks for."""
     body = apply_preset(body)
-    return create_from_fields(
-        store,
-        {
-            "layers": body.layers,
-            "activation": body.activation,
-            "output_activation": body.output_activation,
-            "loss": body.loss,
-            "learning_rate": body.learning_rate,
-            "seed": body.seed,
-            "weights": body.weights,
-            "biases": body.biases,
-            "input": body.input,
-            "target": body.target,
-            "train_biases": body.train_biases,
-            "dataset": dataset_of(body.dataset),
-            "mode": body.mode,
-        },
-    )
+    return {
+        "layers": body.layers,
+        "activation": body.activation,
+        "output_activation": body.output_activation,
+        "loss": body.loss,
+        "learning_rate": body.learning_rate,
+        "seed": body.seed,
+        "weights": body.weights,
+        "biases": body.biases,
+        "input": body.input,
+        "target": body.target,
+        "train_biases": body.train_biases,
+        "dataset": dataset_of(body.dataset),
+        "mode": body.mode,
+    }
 
 
 def create_from_fields(store: SessionStore, fields: dict[str, Any]) -> Session:

@@ -14,11 +14,11 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from app import share
-from app.errors import BadShareLinkError, InvalidInputError
-from app.web.deps import SameOrigin, Store, cookie_session, set_cookie
-from app.web.responses import lost_session, opened, page_context, show_tab
-from app.web.schemas import CreateSession
-from app.web.services import create_from_fields, create_session
+from app.errors import BadShareLinkError
+from app.web.deps import SameOrigin, Store, public_base
+from app.web.errors import REFUSALS, retry_headers, status_of
+from app.web.responses import keep_new, opened, page_context, page_session, show_tab
+from app.web.services import create_from_fields
 from app.web.templating import environment, html_response, render_page
 from app.web.views import network
 from app.web.views.network import share_link, tab_view
@@ -30,12 +30,12 @@ router = APIRouter(include_in_schema=False)
 @router.get("/page/network/share")
 async def show_share_link(request: Request, store: Store) -> Response:
     """The Network tab with a share link of the session as it is now."""
-    current = await run_in_threadpool(cookie_session, request, store)
-    if current is None:
-        return lost_session(request)
+    current = await run_in_threadpool(page_session, request, store)
     view = tab_view(request.query_params)
-    link = share_link(str(request.base_url), current)
-    return show_tab(request, current, view, network.context(current, view, share_link=link), 200)
+    link = share_link(public_base(request), current)
+    response = show_tab(request, current, view, network.context(current, view, share_link=link), 200)
+    response.headers["Cache-Control"] = "no-store"  # the link names the host asked
+    return response
 
 
 @router.get("/share/{token}")
@@ -68,22 +68,19 @@ async def confirm_share_link(token: str, request: Request, store: Store, _: Same
 
 async def _open_shared(request: Request, store: Store, fields: dict[str, Any]) -> Response:
     try:
-        new = await run_in_threadpool(create_from_fields, store, fields)
-    except InvalidInputError as exc:
-        return await _bad_link(request, store, str(exc))
+        new = await run_in_threadpool(keep_new, request, store, lambda kept: create_from_fields(kept, fields))
+    except REFUSALS as exc:  # a link whose numbers cannot be used; too many new sessions; no room
+        response = await _bad_link(request, store, str(exc), status_of(exc))
+        response.headers.update(retry_headers(exc))
+        return response
     return opened(request, new, View())
 
 
-async def _bad_link(request: Request, store: Store, reason: str) -> Response:
-    """The page (of the visitor's own session, or a new one) saying why the link did not open."""
-    current = await run_in_threadpool(cookie_session, request, store)
-    created = current is None
-    if current is None:
-        current = await run_in_threadpool(create_session, store, CreateSession())
+async def _bad_link(request: Request, store: Store, reason: str, status_code: int = 422) -> Response:
+    """The page (of the visitor's own session, or the default network) saying why the link did
+    not open."""
+    current = await run_in_threadpool(page_session, request, store)
     context = page_context(
         request, current, View(tab="network"), notice=f"This share link cannot be opened: {reason}"
     )
-    response = render_page(context, 422)
-    if created:
-        set_cookie(response, request, current)
-    return response
+    return render_page(context, status_code)

@@ -21,10 +21,21 @@ from app.errors import SessionNotFoundError
 from app.limits import MAX_TRAIN_EPOCHS
 from app.session import Session
 from app.store import SessionStore
-from app.web.deps import COOKIE, AppSettings, SameOrigin, Store, TrainingRuns, cookie_session
+from app.web.deps import COOKIE, AppSettings, SameOrigin, Store, TrainingRuns
 from app.web.errors import REFUSALS, status_of
 from app.web.forms import read_form, whole_number
-from app.web.responses import back_to_page, lost_session, page_context, show
+from app.web.responses import (
+    back_to_page,
+    first_change,
+    keep_new,
+    keep_shown,
+    lost_session,
+    opened,
+    page_context,
+    page_session,
+    show,
+)
+from app.web.services import UNSAVED
 from app.web.templating import is_htmx
 from app.web.views.panel import View
 from app.web.views.train import timeline
@@ -59,12 +70,17 @@ class _Posted:
 
     values: dict[str, str]
     view: View
-    current: Session | None
+    #: The cookie's session, or the unsaved default network (see ``page_session``).
+    current: Session
+
+    @property
+    def unsaved(self) -> bool:
+        return self.current.id == UNSAVED
 
 
 async def _posted(request: Request, store: SessionStore) -> _Posted:
     values = (await read_form(request)).require().fields
-    current = await run_in_threadpool(cookie_session, request, store)
+    current = await run_in_threadpool(page_session, request, store)
     return _Posted(values, View.parse(values).but(tab="train"), current)
 
 
@@ -76,9 +92,13 @@ async def start_run(
     epochs, a run already going) is the form's refusal: 422 with the reason."""
     posted = await _posted(request, store)
     current, view = posted.current, posted.view
-    if current is None:
-        return lost_session(request)
     epochs, error = parse_epochs(posted.values.get("epochs"))
+    if epochs is not None and posted.unsaved:
+        # The visitor's first action: keep the network they were shown, then train it.
+        try:
+            current = await run_in_threadpool(keep_new, request, store, keep_shown)
+        except REFUSALS as exc:
+            return _respond(request, current, view, status_of(exc), notice=str(exc))
     if epochs is not None:
         try:
             await run_in_threadpool(runs.start, current.id, epochs, seconds_limit=settings.train_seconds)
@@ -88,7 +108,7 @@ async def start_run(
             error = str(exc)
     if error:
         return _respond(request, current, view, 422, notice=error)
-    return _respond(request, current, view)
+    return opened(request, current, view) if posted.unsaved else _respond(request, current, view)
 
 
 @router.get("/page/run")
@@ -101,9 +121,7 @@ def poll_run(request: Request, store: Store, runs: TrainingRuns) -> Response:
     """
     session_id = request.cookies.get(COOKIE)
     run = runs.status(session_id) if session_id else None
-    current = cookie_session(request, store)
-    if current is None:
-        return lost_session(request)
+    current = page_session(request, store)
     return _respond(request, current, View.parse(request.query_params).but(tab="train"), run=run)
 
 
@@ -111,8 +129,8 @@ def poll_run(request: Request, store: Store, runs: TrainingRuns) -> Response:
 async def cancel_run(request: Request, store: Store, runs: TrainingRuns, _: SameOrigin) -> Response:
     """Stop the run after its current chunk; the steps done so far stay."""
     posted = await _posted(request, store)
-    if posted.current is None:
-        return lost_session(request)
+    if posted.unsaved:
+        return _respond(request, posted.current, posted.view)  # nothing runs on it
     session_id = posted.current.id
     # The run stops after its current chunk (about 20 ms); ask and wait off the event loop.
     await run_in_threadpool(runs.cancel, session_id)
@@ -126,8 +144,6 @@ async def restore(request: Request, store: Store, _: SameOrigin) -> Response:
     """Jump to a kept state of the timeline (the slider's index, or a step number)."""
     posted = await _posted(request, store)
     current, view = posted.current, posted.view
-    if current is None:
-        return lost_session(request)
     steps = timeline(current).steps
     index = whole_number(posted.values.get("index"))
     if index is None or index >= len(steps):
@@ -135,6 +151,10 @@ async def restore(request: Request, store: Store, _: SameOrigin) -> Response:
             request, current, view, 422, notice=f"timeline: choose a kept state 0..{len(steps) - 1}"
         )
     step = steps[index]
+    if posted.unsaved:
+        return await run_in_threadpool(
+            first_change, request, store, lambda s: session.restore(s, step), view, own="panel"
+        )
     try:
         restored = await run_in_threadpool(store.update, current.id, lambda s: session.restore(s, step))
     except SessionNotFoundError:

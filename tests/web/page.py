@@ -30,11 +30,16 @@ def use_session(client: httpx.AsyncClient, store: MemoryStore, **fields: Any) ->
 
 
 async def open_page(client: httpx.AsyncClient) -> tuple[str, str]:
-    """GET / with a fresh cookie jar; returns the session id and the page."""
+    """A visitor with a fresh cookie jar opens the page and acts once (choosing the mode it is
+    already in, which changes nothing): the session is kept then. Returns its id and the page."""
     client.cookies.clear()
+    shown = await client.get("/")
+    assert shown.status_code == 200 and COOKIE not in client.cookies
+    first = await client.post("/page/data/mode", data={"mode": "sgd"}, follow_redirects=False)
+    assert first.status_code == 303, first.text
+    sid = client.cookies[COOKIE]
     response = await client.get("/")
     assert response.status_code == 200
-    sid = client.cookies[COOKIE]
     return sid, response.text
 
 

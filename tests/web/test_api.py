@@ -4,6 +4,7 @@ share links; the working (explain, check, gradient check); background training r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gzip
 import itertools
@@ -17,11 +18,15 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from fastapi import FastAPI
 
 from app import codec, engine, explain, history, presets, session, share
 from app.limits import MAX_IMPORT_BYTES, MAX_LAYERS, MAX_LOSS_HISTORY, MAX_UNITS
+from app.main import create_app
 from app.presets import PRESETS
+from app.settings import Settings
 from app.store import MemoryStore
+from app.train_pool import RETRY_AFTER_SECONDS, TrainingPool
 from app.web.schemas import explanation_of
 from tests.web.page import assert_same_parameters, comparable, new_cookie
 
@@ -486,6 +491,39 @@ async def test_diverging_training_is_409_and_changes_nothing(client: httpx.Async
     assert (await client.get(f"/api/sessions/{sid}")).json() == before
 
 
+async def test_a_train_is_refused_with_retry_after_while_every_slot_is_busy(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    sid = (await new(client))["id"]
+    before = (await client.get(f"/api/sessions/{sid}")).json()
+    pool: TrainingPool = app.state.pool
+    with contextlib.ExitStack() as held:
+        for _ in range(pool.slots):
+            held.enter_context(pool.slot())
+        refused = await client.post(f"/api/sessions/{sid}/train", json={"epochs": 10})
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+    assert "busy" in refused.json()["detail"]
+    assert (await client.get(f"/api/sessions/{sid}")).json() == before
+    assert (await post(client, sid, "train", epochs=10))["step"] == 10  # the slots are free again
+
+
+async def test_a_new_session_is_refused_while_every_kept_one_is_in_recent_use(
+    training_pool: TrainingPool,
+) -> None:
+    store = MemoryStore(ttl=7 * 24 * 3600.0, max_sessions=2)
+    app = create_app(Settings(store="memory"), store=store, pool=training_pool)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        kept = [(await new(http))["id"] for _ in range(2)]
+        refused = await http.post("/api/sessions")
+        assert refused.status_code == 503
+        assert 3595 <= int(refused.headers["retry-after"]) <= 3600  # when the older one is an hour old
+        assert "all of them are in use" in refused.json()["detail"]
+        for sid in kept:
+            assert (await http.get(f"/api/sessions/{sid}")).status_code == 200
+        assert store.count() == 2
+
+
 async def test_fifty_concurrent_steps_are_serialised(client: httpx.AsyncClient) -> None:
     sid = (await new(client))["id"]
     responses = await asyncio.gather(*(client.post(f"/api/sessions/{sid}/step") for _ in range(50)))
@@ -790,10 +828,22 @@ async def test_api_share_link(client: httpx.AsyncClient, store: MemoryStore) -> 
     assert response.status_code == 200
     token = share.encode(store.get(sid))
     assert response.json() == {"token": token, "url": f"http://testserver/share/{token}"}
+    assert response.headers["cache-control"] == "no-store"  # the link names the host asked
     opened = await client.get(response.json()["url"], follow_redirects=False)
     assert opened.status_code == 303
     assert_same_parameters(store.get(new_cookie(opened)), store.get(sid))
     assert (await client.get("/api/sessions/nope/share")).status_code == 404
+
+
+async def test_share_links_are_on_the_public_url_when_there_is_one(training_pool: TrainingPool) -> None:
+    settings = Settings(store="memory", public_url="https://backprop.example.org/class")
+    app = create_app(settings, store=MemoryStore(ttl=3600.0, max_sessions=10), pool=training_pool)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://evil.test") as http:
+        sid = (await new(http))["id"]
+        shared = await http.get(f"/api/sessions/{sid}/share", headers={"Host": "attacker.example"})
+    token = shared.json()["token"]
+    assert shared.json()["url"] == f"https://backprop.example.org/class/share/{token}"
+    assert shared.headers["cache-control"] == "no-store"
 
 
 async def test_openapi_documents_the_new_routes(client: httpx.AsyncClient) -> None:
@@ -1148,6 +1198,26 @@ async def test_one_run_at_a_time_and_cancel(client: httpx.AsyncClient) -> None:
     body = cancelled.json()
     assert body["state"] == "cancelled" and 0 < body["steps_done"] < 100000
     assert (await client.get(f"/api/sessions/{sid}")).json()["step"] == body["steps_done"]
+
+
+async def test_reset_cancels_a_run_before_it_resets(client: httpx.AsyncClient, app: FastAPI) -> None:
+    sid = await new_id(client)
+    assert (await client.post(f"/api/sessions/{sid}/runs", json={"epochs": 100000})).status_code == 202
+    reset = await client.post(f"/api/sessions/{sid}/reset")
+    assert reset.status_code == 200 and reset.json()["step"] == 0
+    status = (await client.get(f"/api/sessions/{sid}/runs")).json()
+    assert status["state"] == "cancelled"  # ended before the reset: no chunk of it can come after
+    assert (await client.get(f"/api/sessions/{sid}")).json()["step"] == 0
+    assert (await client.post(f"/api/sessions/{sid}/reset")).status_code == 200  # no run: resets alike
+
+
+async def test_delete_cancels_a_run(client: httpx.AsyncClient, app: FastAPI) -> None:
+    sid = await new_id(client)
+    assert (await client.post(f"/api/sessions/{sid}/runs", json={"epochs": 100000})).status_code == 202
+    assert (await client.delete(f"/api/sessions/{sid}")).status_code == 204
+    status = app.state.runs.status(sid)
+    assert status.state == "cancelled" and not status.active
+    assert (await client.get(f"/api/sessions/{sid}")).status_code == 404
 
 
 async def test_run_errors(client: httpx.AsyncClient) -> None:

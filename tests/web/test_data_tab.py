@@ -15,10 +15,13 @@ from app.limits import (
     MAX_FORM_BYTES,
 )
 from app.store import MemoryStore
+from app.web.deps import COOKIE
 from tests.test_datasets import BAD_TABLES
 from tests.web.page import (
     HX,
     api_state,
+    assert_same_parameters,
+    new_cookie,
     region_ids,
     text,
     use_session,
@@ -349,20 +352,41 @@ async def test_every_form_works_without_javascript(
 
 
 @pytest.mark.parametrize("path", ["/page/data/dataset", "/page/data/mode", "/page/data/current"])
-async def test_foreign_origins_and_lost_sessions(
-    client: httpx.AsyncClient, store: MemoryStore, path: str
-) -> None:
+async def test_foreign_origins_are_refused(client: httpx.AsyncClient, store: MemoryStore, path: str) -> None:
     sid = use_session(client, store, layers=[2, 3, 1], dataset="xor")
     before = await api_state(client, sid)
     form = {"dataset": "or", "mode": "batch", "sample_index": "1"}
     refused = await client.post(path, data=form, headers={"Origin": "http://evil.example"})
     assert refused.status_code == 403
     assert await api_state(client, sid) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/page/data/dataset", {"dataset": "or"}),  # one target: not for the default 2-3-2 network
+        ("/page/data/current", {"sample_index": "1"}),  # the default has one sample
+    ],
+)
+async def test_without_a_session_a_form_that_cannot_be_used_keeps_nothing(
+    client: httpx.AsyncClient, store: MemoryStore, path: str, form: dict[str, str]
+) -> None:
     client.cookies.clear()
-    lost = await client.post(path, data=form, headers=HX)
-    assert lost.status_code == 204 and lost.headers["hx-redirect"] == "/"
-    plain = await client.post(path, data=form, follow_redirects=False)
-    assert plain.status_code == 303 and plain.headers["location"] == "/"
+    refused = await client.post(path, data=form, headers=HX)
+    assert refused.status_code == 422
+    assert store.count() == 0 and COOKIE not in client.cookies
+
+
+async def test_without_a_session_the_first_change_keeps_the_network_shown(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    client.cookies.clear()
+    first = await client.post("/page/data/mode", data={"mode": "batch", "tab": "data"}, headers=HX)
+    assert first.status_code == 204 and first.headers["hx-redirect"] == "/?tab=data"
+    sid = new_cookie(first)
+    kept = store.get(sid)
+    assert kept.config.mode == "batch" and store.count() == 1
+    assert_same_parameters(kept, session.create("default"))
 
 
 async def test_the_tab_is_secure_and_self_contained(client: httpx.AsyncClient, store: MemoryStore) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import logging
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 
 from app.web import logs
 from tests.processes import clean_environment, free_port, running
+from tests.redis_server import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -147,3 +149,32 @@ def test_the_command_logs_every_request_without_a_session_id(log_format: str, tm
         assert 'INFO:     127.0.0.1 - "POST /api/sessions/{session_id}/step" 200 ' in text
         assert f" ms session=#{hashed}\n" in text
         assert "HTTP/1.1" not in text  # uvicorn's own access log (raw paths) is off
+
+
+def test_a_client_that_stops_mid_body_is_logged_as_499_without_a_traceback(tmp_path: Path) -> None:
+    """As wrk does when it stops: a form announced as 1,000 bytes, 10 sent, the connection closed.
+    The server logs one access line (499), no "Exception in ASGI application", no 500."""
+    port = free_port()
+    env = clean_environment(BACKPROP_STORE="memory", BACKPROP_LOG_FORMAT="json", BACKPROP_PORT=str(port))
+    env["PYTHONPATH"] = str(REPO)
+    command = [sys.executable, "-c", "from app.cli import main; main()"]
+    log = tmp_path / "server.log"
+    with running(command, port, env, tmp_path, log):
+        for path in ("/page/sample", "/page/forward"):
+            with socket.create_connection(("127.0.0.1", port)) as raw:
+                head = (
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                    "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+                )
+                raw.sendall(head.encode() + b"x1=0.5&t1=")
+
+        def statuses() -> list[tuple[str, int]]:
+            lines = [json.loads(line) for line in log.read_text().splitlines()]
+            return [
+                (line["route"], line["status"]) for line in lines if line.get("route", "").startswith("/page")
+            ]
+
+        wait_until(lambda: len(statuses()) == 2, 30, "the two requests to be logged")
+    assert sorted(statuses()) == [("/page/sample", 499), ("/page/{action}", 499)]
+    text = log.read_text()
+    assert "Traceback" not in text and "Exception in ASGI application" not in text

@@ -7,13 +7,17 @@ import re
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from app import session
 from app.store import MemoryStore
 from app.web.deps import COOKIE
+from app.web.rate_limit import NewSessions
 from tests.web.page import (
     HX,
     api_state,
     elements,
+    new_cookie,
     open_page,
     page_session,
     region_ids,
@@ -24,21 +28,69 @@ from tests.web.page import (
 pytestmark = pytest.mark.anyio
 
 
-async def test_page_issues_a_session_cookie_with_safe_flags(client: httpx.AsyncClient) -> None:
-    response = await client.get("/")
-    assert response.status_code == 200
-    cookie = response.headers["set-cookie"]
+async def test_a_visit_stores_nothing_until_the_visitor_acts(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    client.cookies.clear()
+    for _ in range(3):
+        shown = await client.get("/")
+        assert shown.status_code == 200 and "set-cookie" not in shown.headers
+    assert store.count() == 0
+    assert with_attr(shown.text, "data-session-id")[0]["data-session-id"] == ""
+    assert 'id="session-json"' not in shown.text  # nothing to show yet
+    assert "2-3-2 network" in shown.text  # the default network
+    panel = await client.get("/page/panel?tab=gradients", headers=HX)
+    watched = await client.get("/page/watch?v=x", headers=HX)
+    assert panel.status_code == 200 and watched.status_code == 204 and store.count() == 0
+
+
+async def test_the_first_action_keeps_the_session_and_loads_the_whole_page(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    client.cookies.clear()
+    first = await client.post("/page/step", data={"tab": "gradients"}, headers=HX)
+    assert first.status_code == 204 and first.headers["hx-redirect"] == "/?tab=gradients"
+    cookie = first.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}=")
-    assert "HttpOnly" in cookie
-    assert "SameSite=lax" in cookie
-    assert "Path=/" in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
     sid = client.cookies[COOKIE]
-    root = next(attrs for tag, attrs in elements(response.text) if tag == "main")
+    assert store.count() == 1 and store.get(sid).step == 1
+    page = await client.get(first.headers["hx-redirect"])
+    assert with_attr(page.text, "data-session-id")[0]["data-session-id"] == sid  # <html>
+    root = next(attrs for tag, attrs in elements(page.text) if tag == "main")
     assert root["data-session-id"] == sid
-    document = next(attrs for tag, attrs in elements(response.text) if tag == "html")
-    assert document["data-session-id"] == sid
-    assert f'href="/api/sessions/{sid}"' in response.text
-    assert (await client.get(f"/api/sessions/{sid}")).status_code == 200
+    link = next(a for _, a in elements(page.text) if a.get("id") == "session-json")
+    state = await client.get(link["href"] or "")
+    assert state.status_code == 200 and state.json()["id"] == sid and state.json()["step"] == 1
+    client.cookies.clear()  # without JavaScript: the form's redirect
+    plain = await client.post("/page/forward", follow_redirects=False)
+    assert plain.status_code == 303 and plain.headers["location"] == "/"
+    assert store.get(client.cookies[COOKIE]).phase == "forward" and store.count() == 2
+
+
+async def test_a_first_action_past_the_rate_limit_keeps_nothing(
+    client: httpx.AsyncClient, store: MemoryStore, app: FastAPI
+) -> None:
+    app.state.new_sessions = NewSessions("1/minute")
+    client.cookies.clear()
+    assert (await client.post("/page/forward", headers=HX)).status_code == 204
+    client.cookies.clear()
+    refused = await client.post("/page/forward", headers=HX)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "too many new sessions from your address" in refused.text
+    assert store.count() == 1 and COOKIE not in client.cookies
+
+
+async def test_a_first_action_with_no_room_in_the_store_keeps_nothing(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    for k in range(store.max_sessions):
+        store.add(session.create(f"busy-{k}"))  # every one just used
+    client.cookies.clear()
+    refused = await client.post("/page/step", data={"mode": "batch"})
+    assert refused.status_code == 503 and int(refused.headers["retry-after"]) > 3500
+    assert "all of them are in use" in refused.text and "<html" in refused.text
+    assert store.count() == store.max_sessions and COOKIE not in client.cookies
 
 
 async def test_reload_keeps_the_session(client: httpx.AsyncClient) -> None:
@@ -52,12 +104,13 @@ async def test_an_id_the_server_did_not_issue_is_never_accepted(
     client: httpx.AsyncClient, store: MemoryStore
 ) -> None:
     client.cookies.clear()
-    response = await client.get("/", headers={"Cookie": f"{COOKIE}=chosen-by-the-client"})
-    match = re.match(rf"{COOKIE}=([^;]+);", response.headers["set-cookie"])
-    assert match is not None
-    issued = match.group(1)
-    assert issued != "chosen-by-the-client"
-    assert f'data-session-id="{issued}"' in response.text
+    chosen = {"Cookie": f"{COOKIE}=chosen-by-the-client"}
+    response = await client.get("/", headers=chosen)
+    assert re.match(rf'{COOKIE}=""; .*Max-Age=0', response.headers["set-cookie"])  # forgotten
+    assert 'data-session-id=""' in response.text
+    first = await client.post("/page/forward", headers={**HX, **chosen})
+    issued = new_cookie(first)
+    assert issued != "chosen-by-the-client" and store.get(issued).phase == "forward"
     with pytest.raises(LookupError):
         store.get("chosen-by-the-client")
 
@@ -334,15 +387,17 @@ async def test_watch_answers_204_until_the_api_changes_the_session(client: httpx
     assert again.status_code == 204
 
 
-async def test_a_lost_session_sends_the_page_back_to_start(client: httpx.AsyncClient) -> None:
+async def test_a_lost_session_starts_again_from_the_default_network(client: httpx.AsyncClient) -> None:
     sid, _ = await open_page(client)
     assert (await client.delete(f"/api/sessions/{sid}")).status_code == 204
+    watched = await client.get("/page/watch?v=x", headers=HX)  # the page left open finds out
+    assert watched.status_code == 204 and watched.headers["hx-redirect"] == "/"
+    shown = await client.get("/")
+    assert 'data-session-id=""' in shown.text and COOKIE not in client.cookies
     htmx = await client.post("/page/forward", headers=HX)
     assert htmx.status_code == 204 and htmx.headers["hx-redirect"] == "/"
-    plain = await client.post("/page/forward", follow_redirects=False)
-    assert plain.status_code == 303 and plain.headers["location"] == "/"
-    again = await client.get("/")
     assert client.cookies[COOKIE] != sid
+    again = await client.get("/")
     assert f'data-session-id="{client.cookies[COOKIE]}"' in again.text
 
 

@@ -7,18 +7,22 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from fastapi import FastAPI
 
-from app import share
+from app import session, share
 from app.datasets import make_dataset
 from app.limits import (
     MAX_TOKEN_LENGTH,
 )
+from app.settings import Settings
 from app.store import MemoryStore
 from app.web.deps import COOKIE
+from app.web.rate_limit import NewSessions
 from tests.web.page import (
     HX,
     assert_same_parameters,
     new_cookie,
+    page_session,
     text,
     use_session,
 )
@@ -43,8 +47,10 @@ async def test_share_link_opens_a_copy_with_identical_weights(
     token = share.encode(store.get(old))
     assert f'value="http://testserver/share/{token}" data-share-url' in response.text
     assert f'<a href="/share/{token}">open it</a>' in response.text
+    assert response.headers["cache-control"] == "no-store"  # the link names the host asked
     plain = await client.get("/page/network/share?tab=network")
     assert plain.status_code == 200 and "<html" in plain.text and token in plain.text
+    assert plain.headers["cache-control"] == "no-store"
 
     opened = await client.get(f"/share/{token}", follow_redirects=False)
     assert opened.status_code == 303 and opened.headers["location"] == "/"
@@ -80,10 +86,11 @@ async def test_a_bad_share_link_is_a_page_with_the_reason(
     assert message in text(response)
     assert "set-cookie" not in response.headers
     assert store.count() == count and client.cookies[COOKIE] == sid
-    client.cookies.clear()  # a visitor with no session of their own gets one, and the message
+    client.cookies.clear()  # a visitor with no session of their own: the default network, and the message
     fresh = await client.get(f"/share/{token}")
     assert fresh.status_code == 422 and message in text(fresh)
-    assert new_cookie(fresh) in fresh.text
+    assert "set-cookie" not in fresh.headers and 'data-session-id=""' in fresh.text
+    assert store.count() == count
 
 
 async def test_a_session_too_big_for_a_link_says_so(client: httpx.AsyncClient, store: MemoryStore) -> None:
@@ -98,9 +105,7 @@ async def test_a_session_too_big_for_a_link_says_so(client: httpx.AsyncClient, s
 
 
 async def test_a_share_link_from_another_site_asks_first(client: httpx.AsyncClient) -> None:
-    client.cookies.clear()
-    await client.get("/")
-    mine = client.cookies["bpv_session"]
+    mine = await page_session(client)
     token = (await client.get(f"/api/sessions/{mine}/share")).json()["token"]
     asked = await client.get(
         f"/share/{token}", headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False
@@ -116,3 +121,26 @@ async def test_a_share_link_from_another_site_asks_first(client: httpx.AsyncClie
     )
     assert confirmed.status_code == 303
     assert client.cookies["bpv_session"] != mine
+
+
+async def test_a_share_link_is_on_the_public_url_when_there_is_one(app: FastAPI, store: MemoryStore) -> None:
+    app.state.settings = Settings(store="memory", public_url="https://backprop.example.org")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        use_session(http, store)
+        response = await http.get("/page/network/share?tab=network", headers={**HX, "Host": "evil.test"})
+    token = share.encode(store.get(http.cookies[COOKIE]))
+    assert f'value="https://backprop.example.org/share/{token}" data-share-url' in response.text
+
+
+async def test_opening_share_links_past_the_rate_limit_is_refused(
+    client: httpx.AsyncClient, store: MemoryStore, app: FastAPI
+) -> None:
+    app.state.new_sessions = NewSessions("2/minute")
+    token = share.encode(session.create("x", seed=4))
+    for _ in range(2):
+        assert (await client.get(f"/share/{token}", follow_redirects=False)).status_code == 303
+    refused = await client.get(f"/share/{token}", follow_redirects=False)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "This share link cannot be opened: too many new sessions from your address" in text(refused)
+    assert store.count() == 2

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from app import notation, sheets
 from app.sheets import SheetSpec
+from tests.web.page import page_session
 
 pytestmark = pytest.mark.anyio
 
@@ -257,6 +258,7 @@ async def test_checking_an_unknown_code_is_404(client: httpx.AsyncClient) -> Non
 async def test_the_page_links_to_the_notebook_and_the_network_tab_to_sheets(
     client: httpx.AsyncClient,
 ) -> None:
+    await page_session(client)
     page = await client.get("/")
     sid = re.search(r'data-session-id="([^"]+)"', page.text)
     assert sid is not None

@@ -14,6 +14,7 @@ from app.store import MemoryStore
 from app.training import RunStatus
 from tests.web.page import (
     HX,
+    new_cookie,
     page_session,
 )
 
@@ -64,6 +65,31 @@ async def test_a_running_train_polls_and_can_be_cancelled(client: httpx.AsyncCli
     assert status.state == "cancelled" and 0 < status.steps_done < 100000
     state = (await client.get(f"/api/sessions/{sid}")).json()
     assert state["step"] == status.steps_done
+
+
+async def test_without_a_session_the_first_train_keeps_the_network_and_runs(
+    client: httpx.AsyncClient, app: FastAPI, store: MemoryStore
+) -> None:
+    client.cookies.clear()
+    bad = await client.post("/page/train", data={"epochs": "0", "tab": "train"}, headers=HX)
+    assert bad.status_code == 422 and store.count() == 0  # a refused form keeps nothing
+    started = await client.post("/page/train", data={"epochs": "30", "tab": "train"}, headers=HX)
+    assert started.status_code == 204 and started.headers["hx-redirect"] == "/?tab=train"
+    sid = new_cookie(started)
+    assert app.state.runs.wait(sid, timeout=30).state == "done"
+    assert store.get(sid).step == 30 and store.count() == 1
+    client.cookies.clear()
+    restored = await client.post("/page/restore", data={"index": "0", "tab": "train"}, headers=HX)
+    assert restored.status_code == 204 and store.get(new_cookie(restored)).step == 0
+
+
+async def test_reset_cancels_a_running_train(client: httpx.AsyncClient, app: FastAPI) -> None:
+    sid = await page_session(client)
+    await client.post("/page/train", data={"epochs": "100000", "tab": "train"}, headers=HX)
+    reset = await client.post("/page/reset", data={"confirmed": "1"}, headers=HX)
+    assert reset.status_code == 200
+    assert app.state.runs.status(sid).state == "cancelled"  # ended before the reset
+    assert (await client.get(f"/api/sessions/{sid}")).json()["step"] == 0
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ class NetworkTab:
     data: SelectField
     #: Messages not tied to one field ("preset", "form", "import").
     errors: Mapping[str, str]
-    #: Where the whole session downloads as a JSON file.
+    #: Where the whole session downloads as a JSON file ("" before it is kept: nothing to download).
     export_url: str
     #: The share link, once asked for (it needs the request's host).
     share: ShareLink | None
@@ -124,7 +124,7 @@ def context(
         train_biases=values.get("train_biases") == "on" if submitted else config.train_biases,
         data=select("data", "Data", data_choices(current), KEEP),
         errors=errors,
-        export_url=f"/api/sessions/{current.id}/export",
+        export_url=f"/api/sessions/{current.id}/export" if current.id else "",
         share=share_link,
         confirm=confirm,
     )
