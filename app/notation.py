@@ -75,3 +75,10 @@ def weight_symbol(layer: int, source: int, target: int, layer_count: int) -> Sym
 def bias_symbol(layer: int, unit: int) -> Symbol:
     """b(l)_j: the bias of unit j of layer l (1-based layer of units, as in the article)."""
     return Symbol("b", str(unit + 1), str(layer))
+
+
+def post_weight_symbol(layer: int, source: int, target: int) -> Symbol:
+    """Matt Mazur's name for a weight of his 2-2-2 example: w1…w8, numbered by the unit reached
+    (h1's two weights, then h2's, o1's, o2's) and within that by the unit left, so w1 joins i1 to
+    h1, w2 i2 to h1, w3 i1 to h2 and w5 h1 to o1 (see app/presets.py)."""
+    return Symbol("w", str(4 * layer + 2 * target + source + 1))

@@ -115,7 +115,7 @@ class Watched:
 
 def open_context(browser: Browser, live: LiveServer, **options: Any) -> Watched:
     """A fresh context (so a fresh session cookie) at 1280×720 unless told otherwise."""
-    context = browser.new_context(viewport={"width": 1280, "height": 720}, **options)
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 720}, **options})
     return Watched(context, live)
 
 

@@ -18,7 +18,7 @@ from app.web.forms import number_field, read_form
 from app.web.responses import answer_change, back_to_page, lost_session, page_context, show
 from app.web.schemas import CreateSession
 from app.web.services import create_session
-from app.web.templating import is_htmx, render_page, render_regions
+from app.web.templating import is_htmx, regions_of, render_page, render_regions
 from app.web.views.page import fingerprint, sample_fields
 from app.web.views.panel import View
 
@@ -57,7 +57,7 @@ def show_panel(request: Request, store: Store) -> Response:
     current = cookie_session(request, store)
     if current is None:
         return lost_session(request)
-    return show(request, page_context(request, current, view), shown="view", own="panel")
+    return show(request, current, view, shown="view", own="panel")
 
 
 @router.post("/page/sample")
@@ -81,8 +81,9 @@ async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
         errors["eta"] = error
     view = View.parse(values)
     if errors or eta is None:
-        context = page_context(request, current, view, values=values, errors=errors)
-        return show(request, context, shown="form", own="sample", status_code=422)
+        return show(
+            request, current, view, shown="form", own="sample", status_code=422, values=values, errors=errors
+        )
     new_input = [numbers[f.name] for f in inputs]
     new_target = [numbers[f.name] for f in targets]
 
@@ -100,7 +101,9 @@ def watch(request: Request, store: Store, v: str = "") -> Response:
         return lost_session(request)
     if fingerprint(current) == v:
         return Response(status_code=204, headers={"Vary": "HX-Request, Cookie", "Cache-Control": "no-store"})
-    context = page_context(request, current, View.parse(request.query_params))
+    context = page_context(
+        request, current, View.parse(request.query_params), regions=regions_of("poll", "status")
+    )
     # The watch element (in the status) swaps nothing itself (hx-swap="none"): every region comes
     # out of band, the status with the new fingerprint first, so the next poll answers 204 again.
     return render_regions(context, "poll", "status", swapped=False)

@@ -24,7 +24,7 @@ from app.store import SessionStore
 from app.web.deps import AppSettings, SameOrigin, Store, TrainingRuns, cookie_session
 from app.web.errors import REFUSALS, status_of
 from app.web.forms import read_form, whole_number
-from app.web.responses import back_to_page, lost_session, page_context, show
+from app.web.responses import back_to_page, lost_session, show
 from app.web.templating import is_htmx
 from app.web.views.panel import View
 from app.web.views.train import timeline
@@ -39,8 +39,7 @@ def _respond(
     refusal shows the whole page with the reason."""
     if not is_htmx(request) and status_code < 400:
         return back_to_page(view)
-    context = page_context(request, current, view, **extra)
-    return show(request, context, shown="poll", own="panel", status_code=status_code)
+    return show(request, current, view, shown="poll", own="panel", status_code=status_code, **extra)
 
 
 def parse_epochs(raw: str | None) -> tuple[int | None, str | None]:

@@ -349,12 +349,12 @@ async def test_selecting_a_hidden_weight_shows_its_working(client: httpx.AsyncCl
     api = (await client.get(f"/api/sessions/{sid}/explain?weight=0,0,0")).json()
     assert f'data-result="{api["result"]!r}"' in response.text
     assert "<math" in response.text and "Gradient of hidden weight w11" in response.text
-    assert 'class="edge has-gradient selected"' in response.text
+    assert 'class="edge positive has-gradient selected"' in response.text  # w11 = 0.1937
     # the controls carry the view, so the next step keeps the panel on the same quantity
     assert '<input type="hidden" name="select" value="weight:0,0,0">' in response.text
     step = await client.post("/page/update", data={"tab": "work", "select": "weight:0,0,0"}, headers=HX)
     assert "New value of hidden weight w11 (after update)" in step.text
-    assert 'class="edge has-gradient selected"' in step.text
+    assert 'class="edge positive has-gradient selected"' in step.text
 
 
 async def test_check_my_answer_in_the_page(client: httpx.AsyncClient) -> None:
