@@ -81,3 +81,33 @@ def test_only_the_open_tab_adds_its_view() -> None:
     assert "data_tab" in page.context(current, View(tab="data"))
     assert "data_tab" not in page.context(current, View(tab="work"))
     assert page.context(current, View(tab="gradients"))["gradients"] is not None
+
+
+def test_a_page_action_builds_only_the_regions_it_sends(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[tuple[str, ...]] = []
+    real = page.figure.build
+
+    def counting(current: Session, **options: object) -> object:
+        built.append(tuple(options["orientations"]))  # type: ignore[arg-type]
+        return real(current, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(page.figure, "build", counting)
+    current = session.run_forward(session.create("p"))
+    status = page.context(current, View(), regions=("status",))
+    assert {"stages", "fingerprint"} <= status.keys()
+    assert not {"figure", "work", "substep", "inputs"} & status.keys() and built == []
+    step = page.context(current, View(), regions=("diagram", "controls"), orientations=("portrait",))
+    assert {"figure", "substep", "allowed"} <= step.keys() and not {"work", "stages", "inputs"} & step.keys()
+    assert built == [("portrait",)]
+    assert [d.orientation for d in step["figure"].drawings] == ["portrait"]
+    whole = page.context(current, View())
+    assert {"figure", "work", "stages", "fingerprint", "substep", "allowed", "inputs"} <= whole.keys()
+    assert built[-1] == ("landscape", "portrait")
+
+
+def test_the_figure_follows_the_view() -> None:
+    current = session.run_forward(session.create("p"))
+    assert page.figure_of(current, View()).mode == "diagram"
+    assert page.figure_of(current, View(show="table")).mode == "table"
+    matrix = page.figure_of(current, View(show="matrix", layer="1"))
+    assert matrix.mode == "matrix" and matrix.layer == 1
