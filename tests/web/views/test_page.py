@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from app import session
+from app import figure, session
 from app.errors import PhaseError
 from app.session import Session
 from app.web.views import page
@@ -85,13 +87,13 @@ def test_only_the_open_tab_adds_its_view() -> None:
 
 def test_a_page_action_builds_only_the_regions_it_sends(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[tuple[str, ...]] = []
-    real = page.figure.build
+    real = figure.build
 
-    def counting(current: Session, **options: object) -> object:
-        built.append(tuple(options["orientations"]))  # type: ignore[arg-type]
-        return real(current, **options)  # type: ignore[arg-type]
+    def counting(current: Session, **options: Any) -> figure.Figure:
+        built.append(tuple(options["orientations"]))
+        return real(current, **options)
 
-    monkeypatch.setattr(page.figure, "build", counting)
+    monkeypatch.setattr(figure, "build", counting)
     current = session.run_forward(session.create("p"))
     status = page.context(current, View(), regions=("status",))
     assert {"stages", "fingerprint"} <= status.keys()
