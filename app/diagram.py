@@ -20,16 +20,17 @@ from app.diagram_geometry import (
     Geometry,
     Orientation,
     Shape,
+    WirePlace,
     geometry,
     label_box,
     placements,
     shape_of,
 )
-from app.focus import Focus, focus_of, notes_of
+from app.focus import Focus, Shown, UnitValues, focus_of, notes_of
 from app.labels import Box, Placement, text_size
-from app.notation import Symbol, bias_symbol, fmt, full, post_weight_symbol, unit_symbol, weight_symbol
+from app.notation import Names, Symbol, fmt, full, names_of
 from app.palette import NEGATIVE, POSITIVE, mix
-from app.session import PHASE_TABLE, Session
+from app.session import Session
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Node:
     x: float
     y: float
     r: float
+    #: The circle's SVG attributes (the same every step).
+    circle: str
     symbol: Symbol
     #: h (x for inputs) once computed; full precision.
     activation: float | None
@@ -70,6 +73,8 @@ class Node:
     highlight: bool
     #: The activation was computed with the weights before the last update (phase "updated").
     stale: bool
+    #: The data attributes that give the full-precision numbers to scripts and tests.
+    data: str
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,8 @@ class Edge:
     y1: float
     x2: float
     y2: float
+    #: The segment as SVG line attributes (the same every step).
+    line: str
     #: The weight's name as shown (the article's w_ij, or the post's w1…w8), and the units it
     #: joins ("x1 → h2").
     symbol: Symbol
@@ -110,13 +117,17 @@ class Edge:
     width: float
     lines: tuple[LabelLine, ...]
     labelled: bool
-    #: The label's centre, its first baseline, and its halo (drawn under the digits).
+    #: The label's centre, its first baseline, and its halo (drawn under the digits) as a box and
+    #: as the rect's x, y, width, height.
     label_x: float
     label_y: float
     halo: Box | None
+    halo_rect: tuple[float, float, float, float]
     tooltip: str
     link_name: str
     highlight: bool
+    #: The data attributes that give the full-precision numbers to scripts and tests.
+    data: str
 
 
 @dataclass(frozen=True)
@@ -190,11 +201,13 @@ def build(
     layers = session.arch.layers
     geo = geometry(layers, orientation)
     focus = focus_of(session)
+    numbers = Shown.of(session)
+    named = names_of(layers, names == "post" and layers == (2, 2, 2))
     nodes = tuple(
-        _node(session, geo, focus, l, j, names) for l in range(len(layers)) for j in range(layers[l])
+        _node(session, numbers, geo, focus, l, j, named) for l in range(len(layers)) for j in range(layers[l])
     )
     targets = tuple(_target(session, geo, focus, j) for j in range(layers[-1]))
-    drafts = [_edge_draft(session, geo, l, i, j, names) for l, i, j in geo.edges]
+    drafts = [_edge_draft(numbers, wire, named) for wire in geo.wires]
     nodes, placed = _place(geo, nodes, targets, drafts) if labels else (nodes, None)
     edges = tuple(
         _edge(draft, placed[index] if placed else None, geo.canvas.fonts.number, focus)
@@ -215,33 +228,7 @@ def build(
     )
 
 
-@dataclass(frozen=True)
-class _UnitValues:
-    """What the traces and the parameters hold for one unit (None where not computed)."""
-
-    activation: float | None
-    pre_activation: float | None
-    delta: float | None
-    bias: float | None
-    old_bias: float | None
-
-
-def _unit_values(session: Session, l: int, j: int) -> _UnitValues:
-    fwd, bwd, row = session.forward, session.backward, session.display_row
-    h = fwd.activations[l] if fwd is not None else None
-    pre = fwd.pre_activations[l - 1] if fwd is not None and l > 0 else None
-    d = bwd.deltas[l - 1] if bwd is not None and l > 0 else None
-    previous = session.previous if session.phase == "updated" else None
-    return _UnitValues(
-        activation=float(h[row, j]) if h is not None else None,
-        pre_activation=float(pre[row, j]) if pre is not None else None,
-        delta=float(d[row, j]) if d is not None else None,
-        bias=float(session.params.biases[l - 1][j]) if l > 0 else None,
-        old_bias=float(previous.biases[l - 1][j]) if l > 0 and previous is not None else None,
-    )
-
-
-def _node_tooltip(symbol: Symbol, values: _UnitValues, stale: bool) -> str:
+def _node_tooltip(symbol: Symbol, values: UnitValues, stale: bool) -> str:
     if values.activation is not None:
         lines = [f"{symbol.text} = {full(values.activation)}"]
     else:
@@ -258,7 +245,7 @@ def _node_tooltip(symbol: Symbol, values: _UnitValues, stale: bool) -> str:
     return "\n".join(lines)
 
 
-def _bias_text(values: _UnitValues, compact: bool) -> str:
+def _bias_text(values: UnitValues, compact: bool) -> str:
     if values.bias is None:
         return ""
     if values.old_bias is not None and values.old_bias != values.bias:
@@ -266,10 +253,12 @@ def _bias_text(values: _UnitValues, compact: bool) -> str:
     return f"b {fmt(values.bias)}"
 
 
-def _node(session: Session, geo: Geometry, focus: Focus, l: int, j: int, names: str) -> Node:
-    x, y = geo.position(l, j)
-    symbol = unit_symbol(l, j, len(geo.layers))
-    values = _unit_values(session, l, j)
+def _node(
+    session: Session, numbers: Shown, geo: Geometry, focus: Focus, l: int, j: int, named: Names
+) -> Node:
+    place = geo.units[l][j]
+    symbol = named.units[(l, j)]
+    values = numbers.unit(l, j)
     # The input is given, so it is shown before any forward pass.
     shown = session.input[j] if l == 0 else values.activation
     fill, text_fill = node_fill(shown)
@@ -287,15 +276,16 @@ def _node(session: Session, geo: Geometry, focus: Focus, l: int, j: int, names: 
         said.append(f"δ = {fmt(values.delta)}")
     if stale:
         said.append("before the update")
-    bias_name = ("b" + str(l) if names == "post" else bias_symbol(l, j).text) if l > 0 else ""
+    bias_name = named.biases.get((l, j), "")
     return Node(
         layer=l,
         unit=j,
         key=f"unit:{l},{j}",
         bias_key=f"bias:{l - 1},{j}" if l > 0 else "",
-        x=x,
-        y=y,
+        x=place.x,
+        y=place.y,
         r=geo.radius,
+        circle=place.circle,
         symbol=symbol,
         activation=values.activation,
         pre_activation=values.pre_activation,
@@ -304,10 +294,10 @@ def _node(session: Session, geo: Geometry, focus: Focus, l: int, j: int, names: 
         old_bias=values.old_bias,
         fill=fill,
         text_fill=text_fill,
-        name_y=geo.name_baseline(l, j)[1],
-        value_y=geo.value_baseline(l, j)[1],
-        bias_y=geo.bias_baseline(l, j)[1],
-        delta_y=geo.delta_baseline(l, j)[1],
+        name_y=place.name_y,
+        value_y=place.value_y,
+        bias_y=place.bias_y,
+        delta_y=place.delta_y,
         value_text=value_text,
         delta_text=delta_text,
         bias_text=bias_text,
@@ -316,6 +306,14 @@ def _node(session: Session, geo: Geometry, focus: Focus, l: int, j: int, names: 
         bias_link_name=f"{bias_name} = {bias_text[2:]}: show the working" if bias_text else "",
         highlight=l in focus.node_layers,
         stale=stale,
+        data=_data(
+            f'data-node data-layer="{l}" data-unit="{j}"',
+            activation=values.activation,
+            pre_activation=values.pre_activation,
+            delta=values.delta,
+            bias=values.bias,
+        )
+        + (" data-stale" if stale else ""),
     )
 
 
@@ -327,6 +325,7 @@ class _EdgeDraft:
     source: int
     target: int
     segment: tuple[float, float, float, float]
+    line: str
     symbol: Symbol
     article: Symbol
     route: str
@@ -338,17 +337,14 @@ class _EdgeDraft:
     compact: tuple[LabelLine, ...]
 
 
-def _edge_draft(session: Session, geo: Geometry, l: int, i: int, j: int, names: str) -> _EdgeDraft:
-    article = weight_symbol(l, i, j, len(geo.layers))
-    post = names == "post" and geo.layers == (2, 2, 2)
-    symbol = post_weight_symbol(l, i, j) if post else article
-    weight = float(session.params.weights[l][i, j])
-    previous = session.previous if session.phase == "updated" else None
-    old = float(previous.weights[l][i, j]) if previous is not None else None
-    backward = session.backward if PHASE_TABLE[session.phase].shows_backward else None
-    g = backward.weight_gradients[l] if backward is not None else None
-    gradient = float(g[i, j]) if g is not None else None
-    prefix = symbol if post else None
+def _edge_draft(numbers: Shown, wire: WirePlace, named: Names) -> _EdgeDraft:
+    l, i, j = wire.layer, wire.source, wire.target
+    symbol, article, route = named.weights[(l, i, j)]
+    weight = numbers.weights[l][i][j]
+    old = numbers.old_weights[l][i][j] if numbers.old_weights is not None else None
+    gradients = numbers.gradients[l]
+    gradient = gradients[i][j] if gradients is not None else None
+    prefix = symbol if symbol is not article else None
     first = LabelLine(fmt(old) if old is not None else fmt(weight), "value", prefix)
     lines = [first]
     compact = first
@@ -362,10 +358,11 @@ def _edge_draft(session: Session, geo: Geometry, l: int, i: int, j: int, names: 
         layer=l,
         source=i,
         target=j,
-        segment=geo.segment(l, i, j),
+        segment=wire.segment,
+        line=wire.line,
         symbol=symbol,
         article=article,
-        route=f"{unit_symbol(l, i, len(geo.layers)).text} → {unit_symbol(l + 1, j, len(geo.layers)).text}",
+        route=route,
         weight=weight,
         old_weight=old,
         gradient=gradient,
@@ -430,6 +427,7 @@ def _edge(
     lines = placed[1] if placed is not None else draft.lines
     place = placed[0] if placed is not None else None
     texts = [(line.symbol.text + " " if line.symbol else "") + line.text for line in lines]
+    halo = label_box(place, texts, font) if place else None
     return Edge(
         layer=draft.layer,
         source=draft.source,
@@ -439,6 +437,7 @@ def _edge(
         y1=y1,
         x2=x2,
         y2=y2,
+        line=draft.line,
         symbol=draft.symbol,
         route=draft.route,
         weight=draft.weight,
@@ -451,11 +450,31 @@ def _edge(
         labelled=place is not None,
         label_x=place.x if place else 0.0,
         label_y=round(place.baseline(font, len(lines)), 2) if place else 0.0,
-        halo=label_box(place, texts, font) if place else None,
+        halo=halo,
+        halo_rect=(halo.left, halo.top, round(halo.width, 2), round(halo.height, 2))
+        if halo
+        else (0, 0, 0, 0),
         tooltip="\n".join(tooltip),
         link_name=", ".join(said) + ": show the working",
         highlight=draft.layer in focus.edge_layers,
+        data=_data(
+            f'data-edge data-layer="{draft.layer}" data-from="{draft.source}" data-to="{draft.target}"',
+            weight=draft.weight,
+            gradient=draft.gradient,
+            old_weight=draft.old_weight,
+        ),
     )
+
+
+def _data(head: str, **numbers: float | None) -> str:
+    """Data attributes: ``head``, then ``data-<name>="<full precision>"`` for each number given
+    (numbers only, so nothing in them needs escaping)."""
+    given = (
+        f' data-{name.replace("_", "-")}="{full(value)}"'
+        for name, value in numbers.items()
+        if value is not None
+    )
+    return head + "".join(given)
 
 
 def _target(session: Session, geo: Geometry, focus: Focus, j: int) -> Target:

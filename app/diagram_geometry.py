@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from app.labels import (
@@ -118,6 +118,32 @@ CANVASES: dict[Orientation, Canvas] = {"landscape": LANDSCAPE, "portrait": PORTR
 
 
 @dataclass(frozen=True)
+class UnitPlace:
+    """Where one unit and its texts go (baselines), and its circle as SVG attributes."""
+
+    x: float
+    y: float
+    name_y: float
+    value_y: float
+    bias_y: float
+    delta_y: float
+    #: 'cx="…" cy="…" r="…"': numbers only, written once per architecture, not per step.
+    circle: str
+
+
+@dataclass(frozen=True)
+class WirePlace:
+    """Where one edge goes: its segment, and the segment as SVG line attributes."""
+
+    layer: int
+    source: int
+    target: int
+    segment: tuple[float, float, float, float]
+    #: 'x1="…" y1="…" x2="…" y2="…"'.
+    line: str
+
+
+@dataclass(frozen=True)
 class Geometry:
     """Where the units and edges of one architecture go on one canvas."""
 
@@ -135,6 +161,35 @@ class Geometry:
 
     def position(self, layer: int, unit: int) -> tuple[float, float]:
         return self.centres[layer][unit]
+
+    @cached_property
+    def units(self) -> tuple[tuple[UnitPlace, ...], ...]:
+        """Every unit's place, by layer then unit (computed once per cached geometry)."""
+        return tuple(
+            tuple(
+                UnitPlace(
+                    x,
+                    y,
+                    self.name_baseline(l, j)[1],
+                    self.value_baseline(l, j)[1],
+                    self.bias_baseline(l, j)[1],
+                    self.delta_baseline(l, j)[1],
+                    f'cx="{x:g}" cy="{y:g}" r="{self.radius:g}"',
+                )
+                for j, (x, y) in enumerate(row)
+            )
+            for l, row in enumerate(self.centres)
+        )
+
+    @cached_property
+    def wires(self) -> tuple[WirePlace, ...]:
+        """Every edge's place, in the order of :attr:`edges`."""
+        found = []
+        for l, i, j in self.edges:
+            segment = self.segment(l, i, j)
+            x1, y1, x2, y2 = segment
+            found.append(WirePlace(l, i, j, segment, f'x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" y2="{y2:g}"'))
+        return tuple(found)
 
     def segment(self, layer: int, source: int, target: int) -> tuple[float, float, float, float]:
         """The visible part of an edge: from the source's circle to the target's."""

@@ -7,7 +7,8 @@ ratio to it:
 
 - ``healthz``: the floor;
 - ``json step``: ``POST /api/sessions/{id}/step``;
-- ``page step``: the page's Step button as htmx sends it (``POST /page/step``, ``HX-Request``);
+- ``page step``: the page's Step button as htmx sends it (``POST /page/step``, ``HX-Request``, and
+  the drawing a desktop screen shows, ``BPV-Orientation: landscape``, which the page's script adds);
 - ``watch 204``: a page's poll when nothing changed (``GET /page/watch?v=…``);
 - ``first page``: ``GET /`` without a cookie (what a new visitor, or a crawler, asks for).
 
@@ -135,6 +136,7 @@ def measure(server: Server, clients: int, seconds: int) -> list[Result]:
     page_headers = {
         "Cookie": f"{COOKIE}={{id}}",
         "HX-Request": "true",
+        "BPV-Orientation": "landscape",
         "Content-Type": "application/x-www-form-urlencoded",
     }
     scripts = {
@@ -142,7 +144,10 @@ def measure(server: Server, clients: int, seconds: int) -> list[Result]:
         "json step": lua(ids, "POST", "/api/sessions/{id}/step", {"Content-Length": "0"}),
         "page step": lua(ids, "POST", "/page/step", page_headers),
         "watch 204": lua(
-            ids, "GET", "/page/watch?v={v}", {"Cookie": f"{COOKIE}={{id}}", "HX-Request": "true"}
+            ids,
+            "GET",
+            "/page/watch?v={v}",
+            {"Cookie": f"{COOKIE}={{id}}", "HX-Request": "true", "BPV-Orientation": "landscape"},
         ),
         "first page": lua(ids, "GET", "/", {}),
     }

@@ -18,7 +18,7 @@ from app.diagram_geometry import ORIENTATIONS, Orientation
 from app.errors import SessionNotFoundError
 from app.session import Session
 from app.store import SessionStore
-from app.web.deps import cookie_session, get_runs, set_cookie
+from app.web.deps import COOKIE, get_runs, set_cookie
 from app.web.errors import REFUSALS, status_of
 from app.web.templating import Shown, is_htmx, own_region, regions_of, render_page, render_regions
 from app.web.views import page, panel
@@ -129,15 +129,16 @@ def answer_change(
     """Apply ``change`` to the cookie's session atomically and answer with every region that
     shows the session (``own``, the route's target, first), or a redirect to the page; a refused
     change shows its reason in the status with its status code, and changes nothing."""
-    current = cookie_session(request, store)
-    if current is None:
+    # One load: the update itself finds out that the session is gone.
+    session_id = request.cookies.get(COOKIE)
+    if not session_id:
         return lost_session(request)
     try:
-        current = store.update(current.id, change)
+        current = store.update(session_id, change)
     except SessionNotFoundError:
         return lost_session(request)
     except REFUSALS as exc:
-        return _refused(request, store, current.id, view, own, exc)
+        return _refused(request, store, session_id, view, own, exc)
     if substep:
         # A sub-step opens the derivation of what it just computed.
         view = view.but(tab="work", select=panel.auto_select(current), answer="")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from urllib.parse import quote, urlencode
 
 from app import answers, explain, gradcheck
@@ -82,7 +82,9 @@ class View:
         )
 
     def but(self, **changes: str | bool) -> View:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        """This view with ``changes``. The page asks for the same few changes of the same views
+        on every step (its tabs, toggles and figure links), so the answers are kept."""
+        return _changed(self, tuple(sorted(changes.items())))
 
     def fields(self) -> dict[str, str]:
         """The view as form fields (what a step must carry to keep the panel as it is)."""
@@ -106,7 +108,7 @@ class View:
                 fields[name] = value
         return fields
 
-    @property
+    @cached_property
     def query(self) -> str:
         """The view as a URL query, for links; empty for the default view."""
         fields = self.fields()
@@ -125,7 +127,15 @@ class View:
         unit, weight and bias of the figure links to it, so it is built from a prefix computed
         once per view rather than urlencoded per link."""
         head, tail = self._pick_prefix
+        if key.replace(":", "").replace(",", "").isalnum():
+            # the figure's own keys ("weight:0,1,2"): two characters to escape
+            return head + key.replace(":", "%3A").replace(",", "%2C") + tail
         return head + quote(key, safe="") + tail
+
+
+@lru_cache(maxsize=4096)
+def _changed(view: View, changes: tuple[tuple[str, str | bool], ...]) -> View:
+    return replace(view, **dict(changes))  # type: ignore[arg-type]
 
 
 def select_key(kind: Kind, index: tuple[int, ...]) -> str:
