@@ -355,3 +355,32 @@ def test_a_phone_keeps_the_step_buttons_in_reach(browser: Browser, live: LiveSer
     page.screenshot(path=str(ARTIFACTS / "step-through-390-sticky.png"))
     w.context.close()
     assert w.errors == [] and w.foreign == []
+
+
+def test_turning_past_the_breakpoint_fetches_the_other_drawing(watched: Watched, live: LiveServer) -> None:
+    page = watched.page
+    page.goto(live.url + "/")
+    click(page, "Forward")
+    page.wait_for_selector("#diagram.phase-forward")
+    # an htmx answer on a wide screen carries the wide drawing alone
+    assert page.locator("#diagram svg.portrait").count() == 0
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_selector("#diagram svg.portrait", state="visible")
+    assert page.locator("#diagram.phase-forward svg.landscape").count() == 0
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.wait_for_selector("#diagram svg.landscape", state="visible")
+
+
+def test_the_layer_picker_works_without_javascript(no_js: Watched, live: LiveServer) -> None:
+    page = no_js.page
+    new_session(no_js.context, live, ARCHITECTURES["8-8-8-8-8-8"], ("forward",))
+    page.goto(live.url + "/")
+    assert page.locator('#diagram [data-cell][data-layer="0"]').count() == 64
+    with page.expect_navigation():
+        page.get_by_role("link", name="w(4) 8×8: show this matrix").click()
+    assert page.locator('#diagram [data-cell][data-layer="3"]').count() == 64
+    assert "layer=3" in page.url
+    # a step keeps the layer (the controls carry it)
+    with page.expect_navigation():
+        click(page, "Backward")
+    assert page.locator('#diagram [data-cell][data-layer="3"][data-value]').count() == 64
