@@ -139,9 +139,12 @@ def build(
         return figure("matrix", view=matrix_view(session, chosen, names))
     if show == "auto" and not geometry(session.arch.layers, "landscape").roomy:
         return figure("matrix", True, view=matrix_view(session, chosen, names))
-    drawings = tuple(diagram.build(session, o, names=names) for o in orientations)
-    landscape = drawings[0] if orientations[0] == "landscape" else diagram.build(session, names=names)
+    # The projector's drawing decides; the others are built only if it is shown.
+    landscape = diagram.build(session, "landscape", names=names)
     crowded = not (landscape.labelled and landscape.roomy)
-    if show == "diagram" or not crowded:
-        return figure("diagram", crowded, drawings=drawings)
-    return figure("matrix", crowded, view=matrix_view(session, chosen, names))
+    if show == "auto" and crowded:
+        return figure("matrix", crowded, view=matrix_view(session, chosen, names))
+    drawings = tuple(
+        landscape if o == "landscape" else diagram.build(session, o, names=names) for o in orientations
+    )
+    return figure("diagram", crowded, drawings=drawings)
