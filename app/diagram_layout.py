@@ -1,5 +1,6 @@
-"""Where the diagram's parts go: the layers and units in landscape or portrait, font sizes, and
-labels placed along their edges so they keep off each other and off the nodes.
+"""Where the exercise sheet's figure goes (app/sheet_view.py): the layers and units in landscape or
+portrait, font sizes, and labels placed along their edges so they keep off each other and off the
+nodes. The page's diagram has its own canvas and label placement (app/diagram_geometry.py).
 
 Positions are in SVG user units of a fixed viewBox; the browser scales the whole drawing to the
 space it has.

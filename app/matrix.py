@@ -8,11 +8,11 @@ heat maps underneath, a picker between layers. Geometry in SVG user units of a f
 size of the diagram's, so the view takes the diagram's place; the template only places it.
 
 Sizes: the matrix gets the viewBox's width less a column of unit names, so 8 columns (the most a
-layer has) are 108 units wide each: room for the longest number the formatter writes ("−1.235e-05",
-10 characters) at 16 units, and for "−0.1234" at 20. The font is the largest of 20, 18, 16 at which
-every number of the matrix fits its cell with a margin, so at the nominal size (1 unit = 1 px, the
-size the diagram is drawn at on a 1280×720 projector) no number is below 16 px and none overlaps
-its neighbour.
+layer has) are 122.5 units wide each: room for the longest number the formatter writes
+("−1.235e-05", 10 characters) at 18 units, and for "−0.1234" at 22. The font is the largest of 22,
+20, 18 at which every number of the matrix fits its cell with a margin, so where the page draws
+the canvas at one pixel per unit (presentation mode at 1280×720) no number is below 18 px, at
+1024×768 (0.92) none below 16 px, and none overlaps its neighbour.
 
 Colour says the sign and the size: blue for positive, orange for negative (the diagram's colours),
 white at zero, full strength at the largest magnitude of the quantity over all layers, so a cell
@@ -29,25 +29,28 @@ from app.labels import BASELINE, CHAR_WIDTH, LINE_HEIGHT
 from app.limits import MAX_UNITS
 from app.session import Phase
 
-WIDTH, HEIGHT = 960.0, 600.0
+#: The diagram's landscape canvas (app/diagram_geometry.py), so the matrix takes its place.
+WIDTH, HEIGHT = 1100.0, 520.0
 MARGIN = 12.0
 #: The title line above the matrix.
-TITLE_FONT, TITLE_BASELINE = 20.0, 32.0
-#: Unit names: the column headers over the cells, the row headers left of them.
-NAME_FONT = 18.0
-COLUMN_HEADER_TOP, COLUMN_HEADER_HEIGHT = 48.0, 36.0
-ROW_HEADER_WIDTH = 70.0
+TITLE_FONT, TITLE_BASELINE = 20.0, 30.0
+#: Unit names: the column headers over the cells, the row headers left of them (at the
+#: diagram's name size, ≥ 24 px at 1024×768).
+NAME_FONT = 27.0
+COLUMN_HEADER_TOP, COLUMN_HEADER_HEIGHT = 42.0, 38.0
+ROW_HEADER_WIDTH = 96.0
 #: The cells fill the box between the headers and the thumbnails, up to this size each.
 CELLS_TOP = COLUMN_HEADER_TOP + COLUMN_HEADER_HEIGHT
-CELLS_BOTTOM = 466.0
-CELL_MAX_WIDTH, CELL_MAX_HEIGHT = 130.0, 64.0
+CELLS_BOTTOM = 394.0
+CELL_MAX_WIDTH, CELL_MAX_HEIGHT = 150.0, 64.0
 #: Room kept free inside a cell on each side of its number.
 CELL_PADDING = 2.0
-#: Fonts tried for the numbers, largest first; the last is the floor (16 px at nominal size).
-NUMBER_FONTS = (20.0, 18.0, 16.0)
+#: Fonts tried for the numbers, largest first; the last is the floor: 18 units, which the page
+#: draws at ≥ 18 px at 1280×720 and ≥ 16 px at 1024×768.
+NUMBER_FONTS = (22.0, 20.0, 18.0)
 #: The strip of thumbnails (one per layer) under the matrix, and their captions.
-THUMB_TOP, THUMB_WIDTH, THUMB_HEIGHT, THUMB_SPACING = 482.0, 110.0, 64.0, 150.0
-THUMB_FONT = 16.0
+THUMB_TOP, THUMB_WIDTH, THUMB_HEIGHT, THUMB_SPACING = 406.0, 110.0, 60.0, 160.0
+THUMB_FONT = 18.0
 THUMB_CAPTION_GAP = 24.0
 
 POSITIVE = "#1c5fb8"  # the diagram's blue

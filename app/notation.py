@@ -7,6 +7,7 @@ the page) takes it from here, so "w21", "h(2)3" and "−0.1235" look the same ev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: The true minus sign the screen writes (and a person may type back).
 MINUS = "−"
@@ -75,3 +76,38 @@ def weight_symbol(layer: int, source: int, target: int, layer_count: int) -> Sym
 def bias_symbol(layer: int, unit: int) -> Symbol:
     """b(l)_j: the bias of unit j of layer l (1-based layer of units, as in the article)."""
     return Symbol("b", str(unit + 1), str(layer))
+
+
+def post_weight_symbol(layer: int, source: int, target: int) -> Symbol:
+    """Matt Mazur's name for a weight of his 2-2-2 example: w1…w8, numbered by the unit reached
+    (h1's two weights, then h2's, o1's, o2's) and within that by the unit left, so w1 joins i1 to
+    h1, w2 i2 to h1, w3 i1 to h2 and w5 h1 to o1 (see app/presets.py)."""
+    return Symbol("w", str(4 * layer + 2 * target + source + 1))
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names of one architecture's units, biases and weights (the post's or the article's)."""
+
+    units: dict[tuple[int, int], Symbol]
+    biases: dict[tuple[int, int], str]
+    weights: dict[tuple[int, int, int], tuple[Symbol, Symbol, str]]
+
+
+@lru_cache(maxsize=256)
+def names_of(layers: tuple[int, ...], post: bool) -> Names:
+    """Computed once per architecture: a unit's symbol, a bias's name, and each weight's symbol as
+    shown, its article name and the units it joins."""
+    count = len(layers)
+    units = {(l, j): unit_symbol(l, j, count) for l in range(count) for j in range(layers[l])}
+    biases = {
+        (l, j): f"b{l}" if post else bias_symbol(l, j).text for l in range(1, count) for j in range(layers[l])
+    }
+    weights = {}
+    for l in range(count - 1):
+        for i in range(layers[l]):
+            for j in range(layers[l + 1]):
+                article = weight_symbol(l, i, j, count)
+                shown = post_weight_symbol(l, i, j) if post else article
+                weights[(l, i, j)] = (shown, article, f"{units[(l, i)].text} → {units[(l + 1, j)].text}")
+    return Names(units, biases, weights)

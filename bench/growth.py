@@ -68,7 +68,7 @@ def main() -> None:
             return lambda: http.post(
                 "/page/step",
                 data={"tab": tab},
-                headers={"HX-Request": "true", "Cookie": f"{COOKIE}={sid}"},
+                headers={"HX-Request": "true", "BPV-Orientation": "landscape", "Cookie": f"{COOKIE}={sid}"},
             )
 
         kinds: dict[str, Callable[[str], Callable[[], httpx.Response]]] = {

@@ -7,7 +7,8 @@ ratio to it:
 
 - ``healthz``: the floor;
 - ``json step``: ``POST /api/sessions/{id}/step``;
-- ``page step``: the page's Step button as htmx sends it (``POST /page/step``, ``HX-Request``);
+- ``page step``: the page's Step button as htmx sends it (``POST /page/step``, ``HX-Request``, and
+  the drawing a desktop screen shows, ``BPV-Orientation: landscape``, which the page's script adds);
 - ``watch 204``: a page's poll when nothing changed (``GET /page/watch?v=…``);
 - ``first page``: ``GET /`` without a cookie (what a new visitor, or a crawler, asks for).
 
@@ -142,9 +143,10 @@ def measure(server: Server, clients: int, seconds: int) -> list[Result]:
     page_headers = {
         "Cookie": f"{COOKIE}={{id}}",
         "HX-Request": "true",
+        "BPV-Orientation": "landscape",
         "Content-Type": "application/x-www-form-urlencoded",
     }
-    watch_headers = {"Cookie": page_headers["Cookie"], "HX-Request": "true"}
+    watch_headers = {"Cookie": page_headers["Cookie"], "HX-Request": "true", "BPV-Orientation": "landscape"}
     scripts: dict[str, Callable[[], str]] = {
         "healthz": lambda: lua(ids, "GET", "/healthz", {}),
         "json step": lambda: lua(ids, "POST", "/api/sessions/{id}/step", {"Content-Length": "0"}),

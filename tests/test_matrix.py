@@ -79,41 +79,42 @@ def default_network() -> list[Numbers]:
 
 def test_a_2x3_layer_exactly() -> None:
     v = view(default_network(), 0, "weight")
-    assert (v.width, v.height, v.layer, v.quantity) == (960.0, 600.0, 0, "weight")
-    # 3 columns of at most 130 units, 2 rows of at most 64; the 460-unit block (names + cells) is
-    # centred: names from 250, cells from 320; cells start under the 36-unit header row at 48
+    assert (v.width, v.height, v.layer, v.quantity) == (1100.0, 520.0, 0, "weight")
+    # 3 columns of at most 150 units, 2 rows of at most 64; the 546-unit block (names + cells) is
+    # centred: names from 277, cells from 373; cells start under the 38-unit header row at 42
     assert [(c.row, c.column, c.x, c.y, c.width, c.height) for c in v.cells] == [
-        (0, 0, 320.0, 84.0, 130.0, 64.0),
-        (0, 1, 450.0, 84.0, 130.0, 64.0),
-        (0, 2, 580.0, 84.0, 130.0, 64.0),
-        (1, 0, 320.0, 148.0, 130.0, 64.0),
-        (1, 1, 450.0, 148.0, 130.0, 64.0),
-        (1, 2, 580.0, 148.0, 130.0, 64.0),
+        (0, 0, 373.0, 80.0, 150.0, 64.0),
+        (0, 1, 523.0, 80.0, 150.0, 64.0),
+        (0, 2, 673.0, 80.0, 150.0, 64.0),
+        (1, 0, 373.0, 144.0, 150.0, 64.0),
+        (1, 1, 523.0, 144.0, 150.0, 64.0),
+        (1, 2, 673.0, 144.0, 150.0, 64.0),
     ]
-    # "−0.2" is 4 characters: 20 units fit; the baseline centres the 1.2 em line box in the cell
-    # (it sits 0.946 em below the line box's top): 84 + 32 − 12 + 18.92
-    assert v.number_font == 20.0
+    # "−0.2" is 4 characters: 22 units fit; the baseline centres the 1.2 em line box in the cell
+    # (it sits 0.946 em below the line box's top): 80 + 32 − 13.2 + 20.812
+    assert v.number_font == 22.0
     first = v.cells[0]
-    assert (first.text_x, first.text_y) == (385.0, 122.92)
+    assert (first.text_x, first.text_y) == (448.0, 119.61)
     assert [c.text for c in v.cells] == ["0.1", "−0.2", "0.3", "−0.4", "0.5", "−0.6"]
+    # names at 27 units: 42 + 19 − 16.2 + 25.542
     assert [(h.unit, h.symbol.text, h.x, h.y) for h in v.columns] == [
-        (0, "h1", 385.0, 72.23),
-        (1, "h2", 515.0, 72.23),
-        (2, "h3", 645.0, 72.23),
+        (0, "h1", 448.0, 70.34),
+        (1, "h2", 598.0, 70.34),
+        (2, "h3", 748.0, 70.34),
     ]
     assert [(h.unit, h.symbol.text, h.x, h.y) for h in v.rows] == [
-        (0, "x1", 285.0, 122.23),
-        (1, "x2", 285.0, 186.23),
+        (0, "x1", 325.0, 121.34),
+        (1, "x2", 325.0, 185.34),
     ]
     assert v.title == "w — rows: x, columns: h"
 
 
-def test_the_largest_matrix_keeps_every_number_at_16_or_more() -> None:
-    # 8 columns share 866 units: 108.25 each, room for 10 characters at 16 (102.4 + 4)
-    assert matrix.cell_size(8, 8) == (108.25, 47.75)
-    assert matrix.number_font(["−1.235e-05"], 108.25, 47.5) == 16.0
-    assert matrix.number_font(["−0.1234"], 108.25, 47.5) == 20.0
-    assert matrix.number_font(["−0.1234"], 60.0, 47.5) == 16.0  # the floor, even when it is tight
+def test_the_largest_matrix_keeps_every_number_at_18_or_more() -> None:
+    # 8 columns share 980 units: 122.5 each, room for 10 characters at 18 (115.2 + 4)
+    assert matrix.cell_size(8, 8) == (122.5, 39.25)
+    assert matrix.number_font(["−1.235e-05"], 122.5, 39.25) == 18.0
+    assert matrix.number_font(["−0.1234"], 122.5, 39.25) == 22.0
+    assert matrix.number_font(["−0.1234"], 60.0, 47.5) == 18.0  # the floor, even when it is tight
 
 
 def text_boxes(v: MatrixView) -> list[tuple[str, Box]]:
@@ -141,7 +142,7 @@ def test_an_8x8_matrix_has_no_overlapping_text(value: float, quantity: matrix.Qu
     layers = [Numbers(grid, grid, grid) for _ in range(5)]  # 8-8-8-8-8-8
     for layer in range(5):
         v = view(layers, layer, quantity)
-        assert v.number_font >= 16.0
+        assert v.number_font >= 18.0
         boxes = text_boxes(v)
         frame = Box(0, 0, v.width, v.height)
         for name, box in boxes:
@@ -163,7 +164,7 @@ def test_every_layer_count_fits_its_thumbnails() -> None:
         assert len(v.thumbnails) == count
         assert [t.selected for t in v.thumbnails] == [k == count - 1 for k in range(count)]
         for t in v.thumbnails:
-            assert t.x >= 0 and t.x + t.width <= 960 and t.y >= matrix.CELLS_BOTTOM
+            assert t.x >= 0 and t.x + t.width <= matrix.WIDTH and t.y >= matrix.CELLS_BOTTOM
             assert len(t.cells) == 64 and all(c.width == c.height for c in t.cells)
 
 

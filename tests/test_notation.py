@@ -6,7 +6,18 @@ import math
 
 import pytest
 
-from app.notation import Symbol, bias_symbol, fmt, full, plural, read_number, unit_symbol, weight_symbol
+from app.notation import (
+    Symbol,
+    bias_symbol,
+    fmt,
+    full,
+    plural,
+    post_weight_symbol,
+    read_number,
+    unit_symbol,
+    weight_symbol,
+)
+from app.presets import MAZUR
 
 
 @pytest.mark.parametrize(
@@ -68,3 +79,16 @@ def test_read_number_leaves_infinities_to_the_caller() -> None:
 
 def test_plural() -> None:
     assert [plural(n, "input") for n in (0, 1, 2)] == ["0 inputs", "1 input", "2 inputs"]
+
+
+def test_the_posts_weight_names_follow_the_mazur_preset() -> None:
+    """The preset's weights are the post's w1 = 0.15, w2 = 0.20, …, w8 = 0.55 (its figure)."""
+    posted = {"w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30, "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55}
+    weights = MAZUR.body()["weights"]
+    named = {
+        post_weight_symbol(l, i, j).text: weights[l][i][j]
+        for l in range(2)
+        for i in range(2)
+        for j in range(2)
+    }
+    assert named == posted

@@ -20,7 +20,7 @@ from app.web.forms import number_field, read_form
 from app.web.quick import run_quick
 from app.web.responses import answer_change, back_to_page, lost_session, page_context, page_session, show
 from app.web.services import unsaved_session
-from app.web.templating import is_htmx, render_page, render_regions
+from app.web.templating import is_htmx, regions_of, render_page, render_regions
 from app.web.views.page import sample_fields
 from app.web.views.panel import View
 
@@ -58,7 +58,7 @@ def show_panel(request: Request, store: Store) -> Response:
     if not is_htmx(request):
         return back_to_page(view.but(answer=""))
     current = page_session(request, store)
-    return show(request, page_context(request, current, view), shown="view", own="panel")
+    return show(request, current, view, shown="view", own="panel")
 
 
 @router.post("/page/sample")
@@ -80,8 +80,9 @@ async def sample(request: Request, store: Store, _: SameOrigin) -> Response:
         errors["eta"] = error
     view = View.parse(values)
     if errors or eta is None:
-        context = page_context(request, current, view, values=values, errors=errors)
-        return show(request, context, shown="form", own="sample", status_code=422)
+        return show(
+            request, current, view, shown="form", own="sample", status_code=422, values=values, errors=errors
+        )
     new_input = [numbers[f.name] for f in inputs]
     new_target = [numbers[f.name] for f in targets]
 
@@ -114,7 +115,8 @@ def _changed(request: Request, store: SessionStore, view: View) -> Response:
         return lost_session(request)
     # The watch element (in the status) swaps nothing itself (hx-swap="none"): every region comes
     # out of band, the status with the new version first, so the next poll answers 204 again.
-    return render_regions(page_context(request, current, view), "poll", "status", swapped=False)
+    context = page_context(request, current, view, regions=regions_of("poll", "status"))
+    return render_regions(context, "poll", "status", swapped=False)
 
 
 @router.post("/page/reset")
@@ -128,8 +130,7 @@ async def reset(request: Request, store: Store, _: SameOrigin) -> Response:
     current = await run_in_threadpool(cookie_session, request, store)
     if current is None:
         return lost_session(request)
-    context = page_context(request, current, view, confirm="reset")
-    return show(request, context, shown="form", own="controls")
+    return show(request, current, view, shown="form", own="controls", confirm="reset")
 
 
 # Last, so that the fixed /page/... routes above (and the tabs') take precedence.

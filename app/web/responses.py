@@ -10,36 +10,66 @@ that changed (see :mod:`app.web.templating`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from app import session
+from app.diagram_geometry import ORIENTATIONS, Orientation
 from app.errors import SessionNotFoundError
 from app.session import Session
 from app.store import SessionStore
-from app.web.deps import cookie_session, get_runs, set_cookie
+from app.web.deps import COOKIE, cookie_session, get_runs, set_cookie
 from app.web.errors import REFUSALS, retry_headers, status_of
 from app.web.rate_limit import check_new_session
 from app.web.schemas import CreateSession
 from app.web.services import UNSAVED, create_session, unsaved_session
-from app.web.templating import Shown, is_htmx, own_region, render_page, render_regions
+from app.web.templating import Shown, is_htmx, own_region, regions_of, render_page, render_regions
 from app.web.views import page, panel
 from app.web.views.panel import View
 
+#: The header the page's script adds to every htmx request: the drawing its screen shows.
+ORIENTATION_HEADER = "BPV-Orientation"
+
+
+def orientations_of(request: Request) -> tuple[Orientation, ...]:
+    """The drawings to build: the one an htmx request says its screen shows, else both (a whole
+    page, where CSS picks one by the window's width)."""
+    asked = request.headers.get(ORIENTATION_HEADER, "")
+    for orientation in ORIENTATIONS:
+        if asked == orientation and is_htmx(request):
+            return (orientation,)
+    return ORIENTATIONS
+
 
 def page_context(
-    request: Request, current: Session, view: View | None = None, **extra: Any
+    request: Request,
+    current: Session,
+    view: View | None = None,
+    *,
+    regions: Collection[str] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """The page's context (:func:`app.web.views.page.context`) with the session's latest run (a
-    caller that read it before loading the session passes it as ``run``)."""
+    """The page's context (:func:`app.web.views.page.context`) for ``regions`` (None: the whole
+    page), with the session's latest run when the Train tab shows it (a caller that read the run
+    before loading the session passes it as ``run``)."""
+    view = view or View()
     if "run" in extra:
         run = extra.pop("run")
     else:
-        run = get_runs(request).status(current.id) if current.id != UNSAVED else None
-    return page.context(current, view, run=run, version=current.stamp, **extra)
+        needs_run = view.tab == "train" and (regions is None or "panel" in regions)
+        run = get_runs(request).status(current.id) if needs_run and current.id != UNSAVED else None
+    return page.context(
+        current,
+        view,
+        run=run,
+        version=current.stamp,
+        regions=regions,
+        orientations=orientations_of(request),
+        **extra,
+    )
 
 
 def page_session(request: Request, store: SessionStore) -> Session:
@@ -61,12 +91,26 @@ def keep_shown(store: SessionStore) -> Session:
 
 
 def show(
-    request: Request, context: dict[str, Any], *, shown: Shown, own: str, status_code: int = 200
+    request: Request,
+    current: Session,
+    view: View,
+    *,
+    shown: Shown,
+    own: str,
+    status_code: int = 200,
+    tab: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> Response:
-    """For htmx the regions that show ``shown`` (``own``, the route's target, first); otherwise
-    the whole page (a refusal, which a redirect would lose)."""
+    """For htmx the regions that show ``shown`` (``own``, the route's target, first), built alone;
+    otherwise the whole page (a refusal, which a redirect would lose). ``tab``: the open tab's own
+    context in place of the one the view gives it (a form shown again with its messages)."""
     if is_htmx(request):
-        return render_regions(context, shown, own_region(request, own), status_code)
+        own = own_region(request, own)
+        context = page_context(request, current, view, regions=regions_of(shown, own), **extra)
+        context.update(tab or {})
+        return render_regions(context, shown, own, status_code)
+    context = page_context(request, current, view, **extra)
+    context.update(tab or {})
     return render_page(context, status_code)
 
 
@@ -75,9 +119,7 @@ def show_tab(
 ) -> Response:
     """The panel (htmx) or the whole page, with the open tab's own context ``tab`` in place of
     the one :func:`page_context` gives it: a form shown again with its messages, a share link."""
-    context = page_context(request, current, view)
-    context.update(tab)
-    return show(request, context, shown="form", own="panel", status_code=status_code)
+    return show(request, current, view, shown="form", own="panel", status_code=status_code, tab=tab)
 
 
 def back_to_page(view: View) -> Response:
@@ -117,23 +159,24 @@ def answer_change(
     """Apply ``change`` to the cookie's session atomically and answer with every region that
     shows the session (``own``, the route's target, first), or a redirect to the page; a refused
     change shows its reason in the status with its status code, and changes nothing."""
-    current = cookie_session(request, store)
-    if current is None:
+    session_id = request.cookies.get(COOKIE)
+    if not session_id:
         return first_change(request, store, change, view, own=own, substep=substep)
     if change is session.reset:
         # A background run would go on training the session after it was reset.
-        get_runs(request).stop(current.id)
+        get_runs(request).stop(session_id)
     try:
-        current = store.update(current.id, change)
+        current = store.update(session_id, change)
     except SessionNotFoundError:
-        return lost_session(request)
+        # Gone (expired, evicted, or never this server's): like a first visit.
+        return first_change(request, store, change, view, own=own, substep=substep)
     except REFUSALS as exc:
-        return _refused(request, store, current.id, view, own, exc)
+        return _refused(request, store, session_id, view, own, exc)
     if substep:
         # A sub-step opens the derivation of what it just computed.
         view = view.but(tab="work", select=panel.auto_select(current), answer="")
     if is_htmx(request):
-        return render_regions(page_context(request, current, view), "session", own_region(request, own))
+        return show(request, current, view, shown="session", own=own)
     return back_to_page(view)
 
 
@@ -169,8 +212,9 @@ def first_change(
 def refusal(request: Request, current: Session, view: View, own: str, exc: Exception) -> Response:
     """The page (or the regions that show the notice) saying why ``exc`` refused the request,
     with its status (and when to try again, for a busy refusal)."""
-    context = page_context(request, current, view, notice=str(exc))
-    response = show(request, context, shown="notice", own=own, status_code=status_of(exc))
+    response = show(
+        request, current, view, shown="notice", own=own, status_code=status_of(exc), notice=str(exc)
+    )
     response.headers.update(retry_headers(exc))
     return response
 

@@ -54,6 +54,9 @@ CSP = (
 
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
+    # Templates are read once per process: checking every file's mtime on each render (jinja's
+    # default) was a fifth of a page step's time under load (py-spy). Restart to see an edit.
+    auto_reload=False,
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,

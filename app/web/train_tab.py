@@ -31,7 +31,6 @@ from app.web.responses import (
     keep_shown,
     lost_session,
     opened,
-    page_context,
     page_session,
     show,
 )
@@ -50,8 +49,7 @@ def _respond(
     refusal shows the whole page with the reason."""
     if not is_htmx(request) and status_code < 400:
         return back_to_page(view)
-    context = page_context(request, current, view, **extra)
-    return show(request, context, shown="poll", own="panel", status_code=status_code)
+    return show(request, current, view, shown="poll", own="panel", status_code=status_code, **extra)
 
 
 def parse_epochs(raw: str | None) -> tuple[int | None, str | None]:

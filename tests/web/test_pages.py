@@ -433,12 +433,12 @@ async def test_selecting_a_hidden_weight_shows_its_working(client: httpx.AsyncCl
     api = (await client.get(f"/api/sessions/{sid}/explain?weight=0,0,0")).json()
     assert f'data-result="{api["result"]!r}"' in response.text
     assert "<math" in response.text and "Gradient of hidden weight w11" in response.text
-    assert 'class="edge has-gradient selected"' in response.text
+    assert 'class="edge positive has-gradient selected"' in response.text  # w11 = 0.1937
     # the controls carry the view, so the next step keeps the panel on the same quantity
     assert '<input type="hidden" name="select" value="weight:0,0,0">' in response.text
     step = await client.post("/page/update", data={"tab": "work", "select": "weight:0,0,0"}, headers=HX)
     assert "New value of hidden weight w11 (after update)" in step.text
-    assert 'class="edge has-gradient selected"' in step.text
+    assert 'class="edge positive has-gradient selected"' in step.text
 
 
 async def test_check_my_answer_in_the_page(client: httpx.AsyncClient) -> None:
@@ -552,3 +552,94 @@ async def test_the_answer_starts_with_the_region_htmx_targets(client: httpx.Asyn
         ("controls", True),
         ("sample", True),
     ]
+
+
+def drawings(html: str) -> list[str]:
+    """The figure's drawings in an answer: "landscape", "portrait" or "matrix"."""
+    return re.findall(r'<svg class="drawing (landscape|portrait|matrix)', html)
+
+
+async def test_an_htmx_answer_carries_the_drawing_its_screen_shows(client: httpx.AsyncClient) -> None:
+    await page_session(client)
+    page = await client.get("/")
+    assert drawings(page.text) == ["landscape", "portrait"]  # a whole page: CSS picks one
+    phone = await client.post("/page/forward", headers={**HX, "BPV-Orientation": "portrait"})
+    assert drawings(phone.text) == ["portrait"]
+    # the one drawing carries the data attributes (and the ids) the page's tests and scripts use
+    assert len(with_attr(phone.text, "data-node")) == 7 and 'id="diagram-title"' in phone.text
+    wide = await client.post("/page/backward", headers={**HX, "BPV-Orientation": "landscape"})
+    assert drawings(wide.text) == ["landscape"]
+    unsaid = await client.post("/page/update", headers={**HX, "BPV-Orientation": "sideways"})
+    assert drawings(unsaid.text) == ["landscape", "portrait"]
+    # a plain request is a redirect to the whole page, whatever it says
+    plain = await client.post("/page/forward", headers={"BPV-Orientation": "portrait"})
+    assert plain.status_code == 303
+
+
+async def test_presentation_mode_and_the_theme_are_in_the_url(client: httpx.AsyncClient) -> None:
+    await page_session(client)
+    page = await client.get("/?present=1&theme=dark")
+    assert '<body class="present">' in page.text
+    html = next(attrs for tag, attrs in elements(page.text) if tag == "html")
+    assert html["class"] == "theme-dark"
+    # every step carries them along, so an htmx answer keeps its links and fields in the mode
+    assert '<input type="hidden" name="present" value="1">' in page.text
+    assert '<input type="hidden" name="theme" value="dark">' in page.text
+    toggle = next(attrs for tag, attrs in elements(page.text) if attrs.get("id") == "present-toggle")
+    assert toggle["href"] == "/?tab=work&theme=dark"
+    step = await client.post(
+        "/page/forward", data={"tab": "work", "present": "1", "theme": "dark"}, headers=HX
+    )
+    assert 'href="/?tab=work&amp;theme=dark"' in step.text and 'name="present" value="1"' in step.text
+    plain = await client.post("/page/forward", data={"tab": "work", "present": "1"})
+    assert plain.headers["location"] == "/?tab=work&present=1"
+    normal = await client.get("/")
+    assert "<body>" in normal.text and 'class="theme-' not in normal.text
+
+
+async def test_the_figure_as_a_matrix_or_a_table(client: httpx.AsyncClient) -> None:
+    await page_session(client)
+    await client.post("/page/forward", headers=HX)
+    matrix = await client.get("/page/panel?tab=work&show=matrix&layer=1", headers=HX)
+    assert drawings(matrix.text) == ["matrix"]
+    assert len(with_attr(matrix.text, "data-cell")) == 6  # u: 3×2
+    assert all(a["data-layer"] == "1" for a in with_attr(matrix.text, "data-cell"))
+    # the thumbnails pick a layer, through the panel's route (htmx) or the page's URL (no JS)
+    assert 'href="/?tab=work&amp;show=matrix&amp;layer=0"' in matrix.text
+    table = await client.get("/page/panel?tab=work&show=table", headers=HX)
+    assert drawings(table.text) == [] and 'class="numbers weights"' in table.text
+    assert len(re.findall(r'<tr data-row="weight:', table.text)) == 12
+    # without JavaScript the same views are whole pages
+    page = await client.get("/?show=matrix&layer=0")
+    assert drawings(page.text) == ["matrix"] and len(with_attr(page.text, "data-cell")) == 6
+    odd = await client.get("/?show=chart&layer=9")
+    assert drawings(odd.text) == ["landscape", "portrait"]
+
+
+async def test_a_big_network_gets_the_matrix_and_can_ask_for_the_diagram(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    use_session(client, store, layers=[2, 4, 4, 1], target=[0.5])
+    page = await client.get("/")
+    assert drawings(page.text) == ["matrix"]
+    assert "Too many numbers for the edges" in page.text
+    diagram = await client.get("/?show=diagram")
+    assert drawings(diagram.text) == ["landscape", "portrait"]
+    assert "data-label-for" not in diagram.text  # no room for the numbers on its 28 edges
+
+
+async def test_mazurs_network_can_carry_the_posts_names(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    use_session(
+        client, store, layers=[2, 2, 2], weights=[[[0.15, 0.25], [0.2, 0.3]], [[0.4, 0.5], [0.45, 0.55]]]
+    )
+    page = await client.get("/")
+    assert "Post's names w1…w8" in page.text
+    named = await client.get("/page/panel?tab=work&names=post", headers=HX)
+    assert 'aria-label="w5 = 0.4: show the working"' in named.text
+    assert "w5 = 0.4 (u11 in the article&#39;s names)" in named.text
+    other = await client.get("/?names=post")
+    assert 'aria-label="w5 = 0.4: show the working"' in other.text
+    use_session(client, store)
+    assert "Post's names" not in (await client.get("/")).text

@@ -3,7 +3,7 @@ place while the regions around it are redrawn (the page's and the follow view's)
 
 from __future__ import annotations
 
-from app.diagram import focus_of
+from app.focus import focus_of
 from app.notation import fmt
 from app.session import PHASE_TABLE, Session
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import segno
 
-from app import diagram
+from app import figure
 from app.session import PHASE_TABLE, Session
 from app.web.views import panel
 from app.web.views.announce import announcement
@@ -66,8 +66,8 @@ def context(current: Session) -> dict[str, Any]:
         # The diagram's template reads the panel's view (for the selection); a follower has none.
         "view": View(),
         "follower": True,
-        "d": diagram.build(current),
-        "dp": diagram.build(current, "portrait"),
+        # Both drawings: every follower's screen picks one (the text is the same for all of them).
+        "figure": figure.build(current),
         "stages": stages(current),
         "next_step": PHASE_TABLE[current.phase].next_step,
         "derivation": work.derivation or work.loss,

@@ -7,11 +7,13 @@ the diagram in both orientations, and the open tab's own view (:mod:`app.web.vie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app import diagram, session
+from app import figure, session
+from app.diagram_geometry import ORIENTATIONS, Orientation
+from app.figure import SHOWS, Figure, Show
 from app.session import PHASE_TABLE, Session
 from app.training import RunStatus
 from app.web.views import data, network, panel, train
@@ -69,6 +71,17 @@ def sample_fields(
     return inputs, targets, make("eta", "η", current.config.learning_rate)
 
 
+#: The regions of templates/page.html (see app/web/templating.py), for :func:`context`.
+REGIONS = ("diagram", "status", "controls", "sample", "panel", "dataset", "announce", "follow")
+
+
+def figure_of(current: Session, view: View, orientations: Sequence[Orientation] = ORIENTATIONS) -> Figure:
+    """The figure the view asks for, with the drawings of ``orientations`` only."""
+    layer = int(view.layer) if view.layer else None
+    show: Show = view.show if view.show in SHOWS else "auto"
+    return figure.build(current, show=show, layer=layer, names=view.names, orientations=orientations)
+
+
 def context(
     current: Session,
     view: View | None = None,
@@ -79,38 +92,48 @@ def context(
     errors: Mapping[str, str] | None = None,
     notice: str | None = None,
     confirm: str | None = None,
+    regions: Collection[str] | None = None,
+    orientations: Sequence[Orientation] = ORIENTATIONS,
 ) -> dict[str, Any]:
-    """What templates/page.html needs. ``run``: the session's latest training run (the Train tab
-    shows its progress); ``version``: the store's stamp of the session (what the watch
-    compares); ``values`` and ``errors``: a refused sample form; ``notice``: why a step
-    was refused; ``confirm``: a step that asks first ("reset")."""
+    """What templates/page.html needs: for the whole page, or (``regions``) only for the regions an
+    answer carries, so a step builds nothing it does not send. ``run``: the session's latest
+    training run (the Train tab shows its progress); ``version``: the store's stamp of the session
+    (what the watch compares); ``values`` and ``errors``: a refused sample form; ``notice``: why a
+    step was refused; ``confirm``: a step that asks first ("reset"); ``orientations``: the
+    drawings the page shows (an htmx request says which one its screen uses; a whole page carries
+    both)."""
     view = view or View()
-    tab = TAB_VIEWS.get(view.tab)
-    inputs, targets, eta = sample_fields(current, values, errors)
-    return {
+    wanted = set(REGIONS if regions is None else regions)
+    found: dict[str, Any] = {
         "s": current,
         "view": view,
         "tabs": panel.TABS,
-        "work": panel.work(current, view) if view.tab == "work" else None,
-        "gradients": panel.gradients(current) if view.tab == "gradients" else None,
-        # Each of these tabs adds what its template needs (only when it is open).
-        **(tab(current, view) if tab is not None else {}),
-        # Not the API's state_of(): that copies the whole loss history, which the page never shows.
-        "substep": session.substep_position(current),
-        "d": diagram.build(current),
-        "dp": diagram.build(current, "portrait"),
-        "stages": stages(current),
-        "allowed": allowed(current),
-        "next_step": PHASE_TABLE[current.phase].next_step,
-        "inputs": inputs,
-        "targets": targets,
-        "eta": eta,
-        "form_error": bool(errors),
-        "notice": notice,
         "confirm": confirm,
+        "run": run,
+        "notice": notice,
+        "form_error": bool(errors),
+        "next_step": PHASE_TABLE[current.phase].next_step,
+        "stale": current.phase == "updated",
+    }
+    if wanted & {"panel", "dataset"}:
+        tab = TAB_VIEWS.get(view.tab)
+        found["work"] = panel.work(current, view) if view.tab == "work" else None
+        found["gradients"] = panel.gradients(current) if view.tab == "gradients" else None
+        # Each of these tabs adds what its template needs (only when it is open).
+        found.update(tab(current, view) if tab is not None else {})
+    if "diagram" in wanted:
+        found["figure"] = figure_of(current, view, orientations)
+    if "status" in wanted:
+        found["stages"] = stages(current)
         # What the page's watch sends back: the store's version of the session, which changes with
         # every change, so a watch that finds it unchanged answers 204 without loading anything.
-        "fingerprint": str(version),
-        "announcement": announcement(current),
-        "run": run,
-    }
+        found["fingerprint"] = str(version)
+    if "announce" in wanted:
+        found["announcement"] = announcement(current)
+    if "controls" in wanted:
+        # Not the API's state_of(): that copies the whole loss history, which the page never shows.
+        found["substep"] = session.substep_position(current)
+        found["allowed"] = allowed(current)
+    if "sample" in wanted:
+        found["inputs"], found["targets"], found["eta"] = sample_fields(current, values, errors)
+    return found

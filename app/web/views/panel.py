@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from urllib.parse import urlencode
+from functools import cached_property, lru_cache
+from urllib.parse import quote, urlencode
 
 from app import answers, explain, gradcheck
 from app.answers import CheckResult
@@ -32,6 +33,12 @@ TABS: dict[str, str] = {
 DEFAULT_TAB = "work"
 
 
+#: How the figure shows the network (see app/figure.py): "" is the diagram when its numbers fit,
+#: else the weight matrix.
+SHOWS = ("diagram", "matrix", "table")
+THEMES = ("light", "dark")
+
+
 @dataclass(frozen=True)
 class View:
     """What the panel shows; everything comes from the request, nothing is stored."""
@@ -44,20 +51,39 @@ class View:
     quiz: bool = False
     #: A value the learner worked out by hand, to be checked ("" if none).
     answer: str = ""
+    #: Presentation mode: the diagram fills the screen, editing controls are tucked away.
+    present: bool = False
+    #: "light" or "dark"; "" follows the system's preference.
+    theme: str = ""
+    #: The figure: "" (automatic), "diagram", "matrix" or "table" (see SHOWS).
+    show: str = ""
+    #: The weight matrix shown in the matrix view (0-based), "" for the one the last step used.
+    layer: str = ""
+    #: "post": a 2-2-2 network's weights carry the names of Matt Mazur's post (w1…w8).
+    names: str = ""
 
     @classmethod
     def parse(cls, values: Mapping[str, str]) -> View:
-        """Tolerant: an unknown tab falls back to the default; the selection is checked later."""
+        """Tolerant: an unknown tab, theme or figure falls back to the default; the selection is
+        checked later."""
         tab = values.get("tab", DEFAULT_TAB)
+        theme, show, layer = values.get("theme", ""), values.get("show", ""), values.get("layer", "")
         return cls(
             tab=tab if tab in TABS else DEFAULT_TAB,
             select=values.get("select", "")[:40],
             quiz=values.get("quiz", "") in ("1", "true", "on"),
             answer=values.get("answer", "")[:60],
+            present=values.get("present", "") in ("1", "true", "on"),
+            theme=theme if theme in THEMES else "",
+            show=show if show in SHOWS else "",
+            layer=layer if layer.isdigit() and len(layer) == 1 else "",
+            names="post" if values.get("names") == "post" else "",
         )
 
     def but(self, **changes: str | bool) -> View:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        """This view with ``changes``. The page asks for the same few changes of the same views
+        on every step (its tabs, toggles and figure links), so the answers are kept."""
+        return _changed(self, tuple(sorted(changes.items())))
 
     def fields(self) -> dict[str, str]:
         """The view as form fields (what a step must carry to keep the panel as it is)."""
@@ -66,15 +92,49 @@ class View:
             fields["select"] = self.select
         if self.quiz:
             fields["quiz"] = "1"
+        fields.update(self._figure_fields)
         return fields
 
-    @property
+    @cached_property
+    def _figure_fields(self) -> dict[str, str]:
+        """The fields that say how the page and its figure look (kept by every link and step)."""
+        fields = {}
+        if self.present:
+            fields["present"] = "1"
+        for name in ("theme", "show", "layer", "names"):
+            value = getattr(self, name)
+            if value:
+                fields[name] = value
+        return fields
+
+    @cached_property
     def query(self) -> str:
         """The view as a URL query, for links; empty for the default view."""
         fields = self.fields()
         if fields == {"tab": DEFAULT_TAB}:
             return ""
         return "?" + urlencode(fields)
+
+    @cached_property
+    def _pick_prefix(self) -> tuple[str, str]:
+        rest = {"quiz": "1"} if self.quiz else {}
+        rest.update(self._figure_fields)
+        return "?tab=work&select=", ("&" + urlencode(rest)) if rest else ""
+
+    def pick(self, key: str) -> str:
+        """The query of this view with ``key`` selected in the Working tab (and no answer): every
+        unit, weight and bias of the figure links to it, so it is built from a prefix computed
+        once per view rather than urlencoded per link."""
+        head, tail = self._pick_prefix
+        if key.replace(":", "").replace(",", "").isalnum():
+            # the figure's own keys ("weight:0,1,2"): two characters to escape
+            return head + key.replace(":", "%3A").replace(",", "%2C") + tail
+        return head + quote(key, safe="") + tail
+
+
+@lru_cache(maxsize=4096)
+def _changed(view: View, changes: tuple[tuple[str, str | bool], ...]) -> View:
+    return replace(view, **dict(changes))  # type: ignore[arg-type]
 
 
 def select_key(kind: Kind, index: tuple[int, ...]) -> str:
@@ -124,9 +184,15 @@ class Work:
     answer_error: str | None
     #: With nothing selected: the loss derivation, once the forward pass has computed it.
     loss: Derivation | None
+    #: The derivation (or the loss) belongs to the forward pass before the update just made.
+    stale: bool = False
 
 
 def work(session: Session, view: View) -> Work:
+    """The Working tab. In presentation mode with nothing selected it works what the last step
+    computed, so the projected derivation always follows the steps."""
+    if view.present and not view.select:
+        view = view.but(select=auto_select(session))
     derivation: Derivation | None = None
     message: str | None = None
     result: CheckResult | None = None
@@ -150,7 +216,8 @@ def work(session: Session, view: View) -> Work:
     loss = None
     if chosen is None and session.forward is not None and session.forward.complete:
         loss = explain.explain(session, "loss", ())
-    return Work(derivation, message, result, answer_error, loss)
+    stale = session.phase == "updated" and (chosen is None or chosen[0] in ("unit", "loss"))
+    return Work(derivation, message, result, answer_error, loss, stale)
 
 
 def gradients(session: Session) -> GradientCheck:

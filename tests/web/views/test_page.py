@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from app import session
+from app import figure, session
 from app.errors import PhaseError
 from app.session import Session
 from app.web.views import page
@@ -80,3 +82,33 @@ def test_only_the_open_tab_adds_its_view() -> None:
     assert "data_tab" in page.context(current, View(tab="data"))
     assert "data_tab" not in page.context(current, View(tab="work"))
     assert page.context(current, View(tab="gradients"))["gradients"] is not None
+
+
+def test_a_page_action_builds_only_the_regions_it_sends(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[tuple[str, ...]] = []
+    real = figure.build
+
+    def counting(current: Session, **options: Any) -> figure.Figure:
+        built.append(tuple(options["orientations"]))
+        return real(current, **options)
+
+    monkeypatch.setattr(figure, "build", counting)
+    current = session.run_forward(session.create("p"))
+    status = page.context(current, View(), regions=("status",))
+    assert {"stages", "fingerprint"} <= status.keys()
+    assert not {"figure", "work", "substep", "inputs"} & status.keys() and built == []
+    step = page.context(current, View(), regions=("diagram", "controls"), orientations=("portrait",))
+    assert {"figure", "substep", "allowed"} <= step.keys() and not {"work", "stages", "inputs"} & step.keys()
+    assert built == [("portrait",)]
+    assert [d.orientation for d in step["figure"].drawings] == ["portrait"]
+    whole = page.context(current, View())
+    assert {"figure", "work", "stages", "fingerprint", "substep", "allowed", "inputs"} <= whole.keys()
+    assert built[-1] == ("landscape", "portrait")
+
+
+def test_the_figure_follows_the_view() -> None:
+    current = session.run_forward(session.create("p"))
+    assert page.figure_of(current, View()).mode == "diagram"
+    assert page.figure_of(current, View(show="table")).mode == "table"
+    matrix = page.figure_of(current, View(show="matrix", layer="1"))
+    assert matrix.mode == "matrix" and matrix.layer == 1

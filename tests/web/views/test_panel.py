@@ -35,6 +35,55 @@ def test_view_round_trips_through_the_url() -> None:
     assert len(View.parse({"select": "x" * 500}).select) == 40
 
 
+def test_the_figure_and_the_page_look_are_part_of_the_view() -> None:
+    view = View.parse({"present": "1", "theme": "dark", "show": "matrix", "layer": "2", "names": "post"})
+    assert view == View(present=True, theme="dark", show="matrix", layer="2", names="post")
+    assert view.fields() == {
+        "tab": "work",
+        "present": "1",
+        "theme": "dark",
+        "show": "matrix",
+        "layer": "2",
+        "names": "post",
+    }
+    assert view.query == "?tab=work&present=1&theme=dark&show=matrix&layer=2&names=post"
+    # anything else falls back to the default, never to an error
+    odd = View.parse({"present": "yes", "theme": "sepia", "show": "chart", "layer": "12", "names": "w"})
+    assert odd == View()
+    assert View.parse({"layer": "-1"}).layer == "" and View.parse({"layer": "x"}).layer == ""
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        View(),
+        View(quiz=True),
+        View(tab="data", select="unit:1,0", answer="0.3"),
+        View(present=True, theme="light", show="table", layer="1", names="post", quiz=True),
+    ],
+)
+@pytest.mark.parametrize("key", ["weight:0,1,2", "unit:2,0", "bias:0,1", "loss"])
+def test_a_picks_query_is_the_views_with_the_key_selected(view: View, key: str) -> None:
+    """The figure's many links are built from one prefix; they must equal the slow way's."""
+    assert view.pick(key) == view.but(tab="work", select=key, answer="").query
+
+
+def test_in_presentation_mode_the_working_follows_the_steps() -> None:
+    s = session.run_substep(session.run_forward(session.create("p")))
+    assert panel.work(s, View()).derivation is None
+    work = panel.work(s, View(present=True))
+    assert work.derivation is not None and work.derivation.quantity == "δ(2)1"
+    assert panel.work(s, View(present=True, select="unit:1,0")).derivation.quantity == "h1"  # type: ignore[union-attr]
+
+
+def test_after_an_update_the_working_says_which_numbers_are_stale() -> None:
+    s = stepped("forward", "backward", "update")
+    assert panel.work(s, View()).stale  # the loss: of the forward pass before the update
+    assert panel.work(s, View(select="unit:2,1")).stale
+    assert not panel.work(s, View(select="weight:0,0,0")).stale
+    assert not panel.work(stepped("forward"), View()).stale
+
+
 @pytest.mark.parametrize(
     ("select", "expected"),
     [
