@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -69,6 +70,39 @@ def _switch(env: dict[str, str], name: str, default: bool) -> bool:
     return value
 
 
+#: An origin as browsers send it: scheme, host and maybe a port; no path, no trailing slash.
+_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
+#: A source of the CSP frame-ancestors directive: 'self', or a scheme and host (whose first label
+#: may be *, for every subdomain) with maybe a port.
+_FRAME_SOURCE = re.compile(r"'self'|https?://(\*\.)?[a-z0-9.-]+(:([0-9]{1,5}|\*))?")
+
+
+def _origins(env: dict[str, str]) -> tuple[str, ...]:
+    """BACKPROP_ALLOWED_ORIGINS: comma-separated origins, e.g. ``https://lms.example.edu``."""
+    raw = env.get("BACKPROP_ALLOWED_ORIGINS", "")
+    origins = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                f"BACKPROP_ALLOWED_ORIGINS: {origin!r} is not an origin; write each as a browser sends "
+                "it, scheme://host[:port] with no path (e.g. https://lms.example.edu), comma-separated"
+            )
+    return origins
+
+
+def _frame_ancestors(env: dict[str, str]) -> tuple[str, ...]:
+    """BACKPROP_FRAME_ANCESTORS: who may embed the pages, as CSP sources, comma- or space-separated."""
+    raw = env.get("BACKPROP_FRAME_ANCESTORS", "")
+    sources = tuple(part.lower() for part in re.split(r"[\s,]+", raw) if part)
+    for source in sources:
+        if not _FRAME_SOURCE.fullmatch(source):
+            raise SettingsError(
+                f"BACKPROP_FRAME_ANCESTORS: {source!r} is not a source this server accepts: use "
+                "'self' or scheme://host[:port] (the host may start with *. for every subdomain)"
+            )
+    return sources
+
+
 def _redis_url(raw: str) -> str:
     """``redis://[user:password@]host[:port][/db]`` (``rediss://`` for TLS), checked for its form."""
     parts = urlsplit(raw)
@@ -96,6 +130,10 @@ class Settings:
     - ``BACKPROP_WORKERS``: server processes ``backprop-viz`` starts (default 1).
     - ``BACKPROP_METRICS``: serve Prometheus metrics at ``/metrics`` (default 1; 0 turns them off).
     - ``BACKPROP_LOG_FORMAT``: ``text`` (default) or ``json`` (one JSON object a line).
+    - ``BACKPROP_ALLOWED_ORIGINS``: origins (comma-separated) whose pages may call the API from a
+      browser: their writes pass the Origin check and CORS lets their scripts read the answers.
+    - ``BACKPROP_FRAME_ANCESTORS``: who may embed the pages in a frame (CSP sources, e.g. an LMS);
+      when set, the page's cookie is ``SameSite=None; Secure; Partitioned``. Default: nobody.
     """
 
     store: StoreKind = "sqlite"
@@ -110,6 +148,16 @@ class Settings:
     log_format: LogFormat = "text"
     #: The Redis URL when ``store`` is ``redis``.
     redis_url: str = ""
+    #: Origins allowed to write through the API from a browser (and read its answers, by CORS).
+    allowed_origins: tuple[str, ...] = ()
+    #: Sources allowed to frame the pages; empty: none (frame-ancestors 'none').
+    frame_ancestors: tuple[str, ...] = ()
+
+    @property
+    def framed_by_others(self) -> bool:
+        """Whether another site may frame the pages (a source besides 'self'): then the page's
+        cookie must be sent in a third-party frame."""
+        return any(source != "'self'" for source in self.frame_ancestors)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -136,4 +184,6 @@ class Settings:
             metrics=_switch(env, "BACKPROP_METRICS", cls.metrics),
             log_format="json" if log_format == "json" else "text",
             redis_url=redis_url,
+            allowed_origins=_origins(env),
+            frame_ancestors=_frame_ancestors(env),
         )

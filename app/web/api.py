@@ -1,28 +1,32 @@
-"""The JSON API: thin routes over the session functions and the store."""
+"""The JSON API: thin routes over the session functions and the store.
+
+Each route's function name is its operationId (the method a generated client gets), its tag says
+which concern it belongs to, and ``responses`` names every status it can answer (app/web/contract.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from app import codec, explain, gradcheck, presets, session, share
+from app import codec, gradcheck, presets, session, share
 from app.answers import check
 from app.errors import NoTrainingRunError
-from app.limits import MAX_BUCKETS, MAX_IMPORT_BYTES, MAX_LOSSES_PAGE
+from app.explain import explain as explain_number
+from app.limits import MAX_BUCKETS, MAX_EPSILON, MAX_IMPORT_BYTES, MAX_LOSSES_PAGE
 from app.quantity import parse_index, select
 from app.session import Session
+from app.web.api_route import JsonRoute
+from app.web.contract import CHANGING, ON_SESSION, answers
 from app.web.deps import AppSettings, Store, TrainingRuns
-from app.web.schemas import (
-    ERRORS,
-    CheckRequest,
+from app.web.documents import SessionDocument
+from app.web.idempotency import IDEMPOTENT
+from app.web.replies import (
     CheckResponse,
-    CreateSession,
-    EditSession,
-    ErrorBody,
     ExplainResponse,
     GradientCheckResponse,
     HistoryEntry,
@@ -32,27 +36,44 @@ from app.web.schemas import (
     RunState,
     SessionState,
     ShareLink,
-    TrainRequest,
     check_of,
     curve_of,
-    dataset_of,
     explanation_of,
     gradient_check_of,
     run_of,
     state_of,
 )
+from app.web.schemas import CheckRequest, CreateSession, EditSession, TrainRequest, dataset_of
 from app.web.services import create_session, new_session_id
 from app.web.uploads import parse_json_object, read_body
 
-router = APIRouter(prefix="/api", tags=["sessions"])
+router = APIRouter(prefix="/api", route_class=JsonRoute)
+
+#: Where a new session is: the Location of a 201, and the link OpenAPI gives to its operations.
+SESSION_PATH = "/api/sessions/{session_id}"
 
 
 def _created(new: Session, response: Response) -> SessionState:
-    response.headers["Location"] = f"/api/sessions/{new.id}"
+    response.headers["Location"] = SESSION_PATH.format(session_id=new.id)
     return state_of(new)
 
 
-@router.post("/sessions", status_code=201, response_model=SessionState, responses=ERRORS)
+#: A 201's Location header, as OpenAPI documents it.
+CREATED = {
+    "description": "Created; Location is the new session's URL",
+    "headers": {"Location": {"description": "/api/sessions/{id}", "schema": {"type": "string"}}},
+}
+
+
+@router.post(
+    "/sessions",
+    name="create_session",
+    status_code=201,
+    response_model=SessionState,
+    tags=["sessions"],
+    dependencies=[IDEMPOTENT],
+    responses={201: CREATED, **answers(403, 413, 422, 429, 503)},
+)
 def create(
     store: Store, response: Response, body: Annotated[CreateSession | None, Body()] = None
 ) -> SessionState:
@@ -60,13 +81,21 @@ def create(
     return _created(create_session(store, body or CreateSession()), response)
 
 
-@router.get("/sessions/{session_id}", response_model=SessionState, responses=ERRORS)
-def read(session_id: str, store: Store) -> SessionState:
+@router.get(
+    "/sessions/{session_id}", response_model=SessionState, tags=["sessions"], responses=answers(*ON_SESSION)
+)
+def get_session(session_id: str, store: Store) -> SessionState:
+    """The session's whole state."""
     return state_of(store.get(session_id))
 
 
-@router.patch("/sessions/{session_id}", response_model=SessionState, responses=ERRORS)
-def patch(session_id: str, body: EditSession, store: Store) -> SessionState:
+@router.patch(
+    "/sessions/{session_id}",
+    response_model=SessionState,
+    tags=["sessions"],
+    responses=answers(403, 404, 413, 422, 503),
+)
+def edit_session(session_id: str, body: EditSession, store: Store) -> SessionState:
     """Change any of the fields; the traces are cleared and the phase returns to idle."""
     changes = body.model_dump(exclude_unset=True, exclude={"dataset"})
     if body.dataset is not None:
@@ -74,51 +103,78 @@ def patch(session_id: str, body: EditSession, store: Store) -> SessionState:
     return state_of(store.update(session_id, lambda s: session.edit(s, **changes)))
 
 
-@router.delete("/sessions/{session_id}", status_code=204, responses=ERRORS)
-def delete(session_id: str, store: Store) -> Response:
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=204,
+    tags=["sessions"],
+    responses={204: {"description": "Deleted"}, **answers(403, 404, 503)},
+)
+def delete_session(session_id: str, store: Store) -> Response:
+    """Delete the session (its history too)."""
     store.delete(session_id)
     return Response(status_code=204)
 
 
-def _stepper(name: str, change: Callable[[Session], Session], doc: str) -> None:
+def _stepper(name: str, tag: str, change: Callable[[Session], Session], doc: str) -> None:
     def route(session_id: str, store: Store) -> SessionState:
         return state_of(store.update(session_id, change))
 
-    route.__name__ = name
     route.__doc__ = doc
     router.add_api_route(
         f"/sessions/{{session_id}}/{name}",
         route,
+        name=name,
         methods=["POST"],
         response_model=SessionState,
-        responses=ERRORS,
+        tags=[tag],
+        dependencies=[IDEMPOTENT],
+        responses=answers(*CHANGING),
         summary=name.capitalize(),
     )
 
 
 _stepper(
-    "forward", session.run_forward, "The forward pass and the loss. Allowed in any phase (it recomputes)."
+    "forward",
+    "steps",
+    session.run_forward,
+    "The forward pass and the loss. Allowed in any phase (it recomputes).",
 )
-_stepper("backward", session.run_backward, "δ of every layer and every gradient. Needs phase `forward`.")
-_stepper("update", session.run_update, "w ← w − η·∂L/∂w for every layer at once. Needs phase `backward`.")
-_stepper("step", session.run_step, "Forward, backward and update in one go.")
+_stepper(
+    "backward", "steps", session.run_backward, "δ of every layer and every gradient. Needs phase `forward`."
+)
+_stepper(
+    "update", "steps", session.run_update, "w ← w − η·∂L/∂w for every layer at once. Needs phase `backward`."
+)
+_stepper("step", "steps", session.run_step, "Forward, backward and update in one go.")
 _stepper(
     "substep",
+    "steps",
     session.run_substep,
     "The next sub-step: forward one layer, the loss, δ of one layer going back, or the update.",
 )
-_stepper("reset", session.reset, "Back to how the session was created (history cleared).")
-_stepper("undo", session.undo, "Back one update (409 when there is nothing to undo).")
+_stepper("reset", "history", session.reset, "Back to how the session was created (history cleared).")
+_stepper("undo", "history", session.undo, "Back one update (409 when there is nothing to undo).")
 
 
-@router.post("/sessions/{session_id}/train", response_model=SessionState, responses=ERRORS)
-def train_epochs(session_id: str, body: TrainRequest, store: Store) -> SessionState:
+@router.post(
+    "/sessions/{session_id}/train",
+    response_model=SessionState,
+    tags=["steps"],
+    dependencies=[IDEMPOTENT],
+    responses=answers(*CHANGING, 429),
+)
+def train(session_id: str, body: TrainRequest, store: Store) -> SessionState:
     """`epochs` full passes over the data; exactly equal to that many single steps. All or nothing."""
     return state_of(store.update(session_id, lambda s: session.train(s, body.epochs)))
 
 
-@router.get("/sessions/{session_id}/history", response_model=list[HistoryEntry], responses=ERRORS)
-def history(session_id: str, store: Store) -> list[HistoryEntry]:
+@router.get(
+    "/sessions/{session_id}/history",
+    response_model=list[HistoryEntry],
+    tags=["history"],
+    responses=answers(*ON_SESSION),
+)
+def list_history(session_id: str, store: Store) -> list[HistoryEntry]:
     """The kept states (the last 1,000 updates, older ones thinned), oldest first."""
     current = store.get(session_id)
     return [HistoryEntry(step=kept.step, loss=kept.loss) for kept in current.history.kept()]
@@ -127,9 +183,13 @@ def history(session_id: str, store: Store) -> list[HistoryEntry]:
 @router.get(
     "/sessions/{session_id}/losses",
     response_model=LossesPage | LossCurve,
-    responses={**ERRORS, 200: {"description": "A page of exact losses, or with `points` the curve"}},
+    tags=["history"],
+    responses={
+        200: {"description": "A page of exact losses, or with `points` the curve"},
+        **answers(*ON_SESSION),
+    },
 )
-def losses(
+def list_losses(
     session_id: str,
     store: Store,
     start: Annotated[int, Query(ge=0, description="Index of the first loss (0: update 1's)")] = 0,
@@ -154,16 +214,38 @@ def losses(
     return LossesPage(start=start, losses=current.history.losses(start, stop).tolist())
 
 
-@router.post("/sessions/{session_id}/history/{step}/restore", response_model=SessionState, responses=ERRORS)
-def restore(session_id: str, step: int, store: Store) -> SessionState:
+@router.post(
+    "/sessions/{session_id}/history/{step}/restore",
+    response_model=SessionState,
+    tags=["history"],
+    dependencies=[IDEMPOTENT],
+    responses=answers(403, 404, 409, 422, 503, _404="No such session, or that step is not kept"),
+)
+def restore(
+    session_id: str,
+    step: Annotated[int, Path(ge=0, description="An update kept in the history")],
+    store: Store,
+) -> SessionState:
     """The state exactly as it was right after update `step`; later states stay kept."""
     return state_of(store.update(session_id, lambda s: session.restore(s, step)))
 
 
-@router.get("/sessions/{session_id}/export", responses=ERRORS)
-def export(session_id: str, store: Store) -> JSONResponse:
+@router.get(
+    "/sessions/{session_id}/export",
+    response_model=SessionDocument,
+    tags=["sessions"],
+    responses={
+        200: {
+            "description": "The session as a document to download",
+            "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
+        },
+        **answers(*ON_SESSION),
+    },
+)
+def export_session(session_id: str, store: Store) -> JSONResponse:
     """The whole session as a JSON document that `POST /api/sessions/import` accepts."""
     current = store.get(session_id)
+    # Answered as it is: an export may hold 2,000,000 losses, too many to pass through a model.
     return JSONResponse(
         codec.to_document(current),
         headers={"Content-Disposition": f'attachment; filename="backprop-session-{current.step}.json"'},
@@ -174,13 +256,29 @@ def export(session_id: str, store: Store) -> JSONResponse:
     "/sessions/import",
     status_code=201,
     response_model=SessionState,
-    responses={**ERRORS, 413: {"model": ErrorBody, "description": "Larger than 80 MB (decompressed)"}},
+    tags=["sessions"],
+    dependencies=[IDEMPOTENT],
+    responses={
+        201: CREATED,
+        **answers(
+            403,
+            413,
+            415,
+            422,
+            429,
+            503,
+            _413="Larger than 80 MB (as sent, or once decompressed)",
+            _415="A Content-Encoding other than gzip",
+            _422="Not a session document (the detail says what is wrong), not UTF-8 JSON, not valid "
+            "gzip, or an Idempotency-Key reused with another body",
+        ),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
             "description": "A document from GET .../export; may be sent gzip-compressed "
             "(Content-Encoding: gzip). At most 80 MB, after decompression.",
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SessionDocument"}}},
         }
     },
 )
@@ -204,8 +302,13 @@ def list_presets() -> list[PresetInfo]:
     ]
 
 
-@router.get("/sessions/{session_id}/share", response_model=ShareLink, responses=ERRORS)
-def share_link(session_id: str, store: Store, request: Request) -> ShareLink:
+@router.get(
+    "/sessions/{session_id}/share",
+    response_model=ShareLink,
+    tags=["sessions"],
+    responses=answers(*ON_SESSION, _422="The session is too big for a link (export it instead)"),
+)
+def get_share_link(session_id: str, store: Store, request: Request) -> ShareLink:
     """A link that opens a copy of this session's configuration, data and current weights (no
     history) as a new session in the page; 422 when the session is too big for a link."""
     token = share.encode(store.get(session_id))
@@ -216,14 +319,30 @@ def share_link(session_id: str, store: Store, request: Request) -> ShareLink:
 # Show the working (app/explain.py, answers.py, gradcheck.py). Read-only: store.get, never update.
 # --------------------------------------------------------------------------------------------
 
+#: An index in a query, as /explain takes it: "1,2,1". The pattern is documented, and checked by
+#: app/quantity.py, whose refusal says what an index looks like.
+IndexQuery = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description="0-based, comma-separated, e.g. 1,2,1",
+        json_schema_extra={"pattern": "^ *[0-9][0-9 ]*(, *[0-9][0-9 ]*)*$"},
+    ),
+]
 
-@router.get("/sessions/{session_id}/explain", response_model=ExplainResponse, responses=ERRORS)
-def explain_quantity(
+
+@router.get(
+    "/sessions/{session_id}/explain",
+    response_model=ExplainResponse,
+    tags=["working"],
+    responses=answers(404, 409, 422, 503, _409="That number has not been computed in this phase yet"),
+)
+def explain(
     session_id: str,
     store: Store,
-    weight: str | None = None,
-    bias: str | None = None,
-    unit: str | None = None,
+    weight: IndexQuery = None,
+    bias: IndexQuery = None,
+    unit: IndexQuery = None,
     loss: bool = False,
 ) -> ExplainResponse:
     """The working behind one number, in the notation of MATH.md: exactly one of `weight=l,i,j`,
@@ -239,10 +358,17 @@ def explain_quantity(
         unit=None if unit is None else parse_index(unit, "unit"),
         loss=loss,
     )
-    return explanation_of(explain.explain(store.get(session_id), kind, index))
+    return explanation_of(explain_number(store.get(session_id), kind, index))
 
 
-@router.post("/sessions/{session_id}/check", response_model=CheckResponse, responses=ERRORS)
+@router.post(
+    "/sessions/{session_id}/check",
+    response_model=CheckResponse,
+    tags=["working"],
+    responses=answers(
+        403, 404, 409, 413, 422, 503, _409="That number has not been computed in this phase yet"
+    ),
+)
 def check_answer(session_id: str, body: CheckRequest, store: Store) -> CheckResponse:
     """Check a number worked out by hand against the one `/explain` arrives at (4 significant
     digits pass: the tolerance is max(0.001·|expected|, 1e-6)); the working comes with the answer."""
@@ -250,9 +376,18 @@ def check_answer(session_id: str, body: CheckRequest, store: Store) -> CheckResp
     return check_of(check(store.get(session_id), kind, index, body.value))
 
 
-@router.get("/sessions/{session_id}/gradient-check", response_model=GradientCheckResponse, responses=ERRORS)
+@router.get(
+    "/sessions/{session_id}/gradient-check",
+    response_model=GradientCheckResponse,
+    tags=["working"],
+    responses=answers(*ON_SESSION),
+)
 def gradient_check(
-    session_id: str, store: Store, epsilon: float = gradcheck.DEFAULT_EPSILON
+    session_id: str,
+    store: Store,
+    epsilon: Annotated[
+        float, Query(gt=0, le=MAX_EPSILON, description="The step ε of the central differences")
+    ] = gradcheck.DEFAULT_EPSILON,
 ) -> GradientCheckResponse:
     """Every weight's and bias's gradient by backprop beside a central finite-difference estimate,
     at the current parameters on the current sample (every sample in batch mode)."""
@@ -263,8 +398,17 @@ def gradient_check(
 # Background training runs (what the page's Train button uses; POST .../train is synchronous)
 # --------------------------------------------------------------------------------------------
 
+_NO_RUN = "No such session, or it never had a training run"
 
-@router.post("/sessions/{session_id}/runs", status_code=202, response_model=RunState, responses=ERRORS)
+
+@router.post(
+    "/sessions/{session_id}/runs",
+    status_code=202,
+    response_model=RunState,
+    tags=["runs"],
+    dependencies=[IDEMPOTENT],
+    responses=answers(*CHANGING, 429, _409="A run is already going (or the session cannot train now)"),
+)
 def start_run(
     session_id: str, body: TrainRequest, store: Store, runs: TrainingRuns, settings: AppSettings
 ) -> RunState:
@@ -273,8 +417,13 @@ def start_run(
     return run_of(runs.start(session_id, body.epochs, seconds_limit=settings.train_seconds))
 
 
-@router.get("/sessions/{session_id}/runs", response_model=RunState, responses=ERRORS)
-def run_status(session_id: str, store: Store, runs: TrainingRuns) -> RunState:
+@router.get(
+    "/sessions/{session_id}/runs",
+    response_model=RunState,
+    tags=["runs"],
+    responses=answers(404, 503, _404=_NO_RUN),
+)
+def get_run(session_id: str, store: Store, runs: TrainingRuns) -> RunState:
     """The active run's progress, or how the latest run ended; 404 if the session never ran one."""
     store.get(session_id)
     status = runs.status(session_id)
@@ -283,7 +432,12 @@ def run_status(session_id: str, store: Store, runs: TrainingRuns) -> RunState:
     return run_of(status)
 
 
-@router.delete("/sessions/{session_id}/runs", response_model=RunState, responses=ERRORS)
+@router.delete(
+    "/sessions/{session_id}/runs",
+    response_model=RunState,
+    tags=["runs"],
+    responses=answers(403, 404, 503, _404=_NO_RUN),
+)
 def cancel_run(session_id: str, store: Store, runs: TrainingRuns) -> RunState:
     """Stop the active run after its current chunk (the steps done so far stay applied)."""
     store.get(session_id)
