@@ -31,9 +31,11 @@ class AllowHeader:
             await self.app(scope, receive, send)
             return
 
+        asked = dict(scope)  # as sent: routing rewrites the scope's root_path on the way in
+
         async def send_allow(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 405:
-                allow = ", ".join(allowed_methods(scope["app"].routes, scope)).encode("latin-1")
+                allow = ", ".join(allowed_methods(asked["app"].routes, asked)).encode("latin-1")
                 headers = [(n, v) for n, v in message.get("headers", []) if n.lower() != b"allow"]
                 message = {**message, "headers": [*headers, (b"allow", allow)]}
             await send(message)
