@@ -16,8 +16,12 @@ from app.web.route_table import routes_at
 
 
 def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
-    """Every method some route takes at the request's path, in a fixed order."""
-    return sorted(set().union(*(methods for _, methods in routes_at(routes, scope))))
+    """Every method the most specific routes at the request's path take, in a fixed order: a
+    path written out (``/api/sessions/import``) is that resource, not a value of a parameter
+    (``/api/sessions/{session_id}``) whose routes would only say there is no such session."""
+    found = list(routes_at(routes, scope))
+    fewest = min((parameters for _, parameters, _ in found), default=0)
+    return sorted(set().union(*(methods for _, parameters, methods in found if parameters == fewest)))
 
 
 class AllowHeader:

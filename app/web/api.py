@@ -21,7 +21,7 @@ from app.limits import MAX_BUCKETS, MAX_EPSILON, MAX_IMPORT_BYTES, MAX_LOSSES_PA
 from app.quantity import parse_index, select
 from app.session import Session
 from app.web.api_route import JsonRoute
-from app.web.contract import CHANGING, ON_SESSION, answers
+from app.web.contract import CHANGING, NEW_SESSION, ON_A_SESSION, ON_SESSION, answers, success
 from app.web.deps import AppSettings, Store, TrainingRuns
 from app.web.documents import SessionDocument
 from app.web.idempotency import IDEMPOTENT
@@ -58,10 +58,24 @@ def _created(new: Session, response: Response) -> SessionState:
     return state_of(new)
 
 
-#: A 201's Location header, as OpenAPI documents it.
+_KEY_IN_USE = (
+    "A request with the same Idempotency-Key is still running (or was applied, its answer too large to keep)"
+)
+
+#: A 201's Location header, as OpenAPI documents it, and what the new session leads to.
 CREATED = {
-    "description": "Created; Location is the new session's URL",
+    **success("Created; Location is the new session's URL", *ON_A_SESSION, session=NEW_SESSION),
     "headers": {"Location": {"description": "/api/sessions/{id}", "schema": {"type": "string"}}},
+}
+#: What each step leads to: the next step, and what a step changes.
+NEXT: dict[str, tuple[str, ...]] = {
+    "forward": ("backward", "substep", "explain"),
+    "backward": ("update", "explain", "gradient_check"),
+    "update": ("forward", "undo", "step"),
+    "step": ("step", "undo", "list_losses"),
+    "substep": ("substep", "explain"),
+    "reset": ("step",),
+    "undo": ("step", "list_history"),
 }
 
 
@@ -72,7 +86,7 @@ CREATED = {
     response_model=SessionState,
     tags=["sessions"],
     dependencies=[IDEMPOTENT],
-    responses={201: CREATED, **answers(403, 413, 422, 429, 503)},
+    responses={201: CREATED, **answers(403, 409, 413, 422, 429, 503, _409=_KEY_IN_USE)},
 )
 def create(
     store: Store, response: Response, body: Annotated[CreateSession | None, Body()] = None
@@ -107,7 +121,7 @@ def edit_session(session_id: str, body: EditSession, store: Store) -> SessionSta
     "/sessions/{session_id}",
     status_code=204,
     tags=["sessions"],
-    responses={204: {"description": "Deleted"}, **answers(403, 404, 503)},
+    responses={204: {"description": "Deleted"}, **answers(403, 404, 422, 503)},
 )
 def delete_session(session_id: str, store: Store) -> Response:
     """Delete the session (its history too)."""
@@ -128,7 +142,7 @@ def _stepper(name: str, tag: str, change: Callable[[Session], Session], doc: str
         response_model=SessionState,
         tags=[tag],
         dependencies=[IDEMPOTENT],
-        responses=answers(*CHANGING),
+        responses={200: success("The session after the step", *NEXT[name]), **answers(*CHANGING)},
         summary=name.capitalize(),
     )
 
@@ -161,7 +175,10 @@ _stepper("undo", "history", session.undo, "Back one update (409 when there is no
     response_model=SessionState,
     tags=["steps"],
     dependencies=[IDEMPOTENT],
-    responses=answers(*CHANGING, 429),
+    responses={
+        200: success("The session after training", "list_losses", "list_history", "undo"),
+        **answers(*CHANGING, 429),
+    },
 )
 def train(session_id: str, body: TrainRequest, store: Store) -> SessionState:
     """`epochs` full passes over the data; exactly equal to that many single steps. All or nothing."""
@@ -262,11 +279,13 @@ def export_session(session_id: str, store: Store) -> JSONResponse:
         201: CREATED,
         **answers(
             403,
+            409,
             413,
             415,
             422,
             429,
             503,
+            _409=_KEY_IN_USE,
             _413="Larger than 80 MB (as sent, or once decompressed)",
             _415="A Content-Encoding other than gzip",
             _422="Not a session document (the detail says what is wrong), not UTF-8 JSON, not valid "
@@ -407,7 +426,10 @@ _NO_RUN = "No such session, or it never had a training run"
     response_model=RunState,
     tags=["runs"],
     dependencies=[IDEMPOTENT],
-    responses=answers(*CHANGING, 429, _409="A run is already going (or the session cannot train now)"),
+    responses={
+        202: success("The run, started", "get_run", "cancel_run"),
+        **answers(*CHANGING, 429, _409="A run is already going (or the session cannot train now)"),
+    },
 )
 def start_run(
     session_id: str, body: TrainRequest, store: Store, runs: TrainingRuns, settings: AppSettings
@@ -421,7 +443,7 @@ def start_run(
     "/sessions/{session_id}/runs",
     response_model=RunState,
     tags=["runs"],
-    responses=answers(404, 503, _404=_NO_RUN),
+    responses=answers(404, 422, 503, _404=_NO_RUN),
 )
 def get_run(session_id: str, store: Store, runs: TrainingRuns) -> RunState:
     """The active run's progress, or how the latest run ended; 404 if the session never ran one."""
@@ -436,13 +458,16 @@ def get_run(session_id: str, store: Store, runs: TrainingRuns) -> RunState:
     "/sessions/{session_id}/runs",
     response_model=RunState,
     tags=["runs"],
-    responses=answers(403, 404, 503, _404=_NO_RUN),
+    responses={200: success("The run, stopped", "get_run"), **answers(403, 404, 422, 503, _404=_NO_RUN)},
 )
 def cancel_run(session_id: str, store: Store, runs: TrainingRuns) -> RunState:
-    """Stop the active run after its current chunk (the steps done so far stay applied)."""
+    """Stop the active run after its current chunk (the steps done so far stay applied) and
+    answer how it ended; the run is then gone (GET answers 404 until another starts)."""
     store.get(session_id)
     if runs.cancel(session_id) is None:
         raise NoTrainingRunError("this session has no training run")
     status = runs.wait(session_id, timeout=10.0)
     assert status is not None
+    if not status.active:
+        runs.forget(session_id)
     return run_of(status)

@@ -63,16 +63,23 @@ REASONS: dict[int, str] = {
 }
 
 
-def answers(*statuses: int, **reasons: str) -> dict[int | str, dict[str, Any]]:
+def answers(*statuses: int, by_reference: bool = False, **reasons: str) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` of a route that may answer ``statuses`` besides its success: each with
-    its model and reason (``reasons`` overrides a reason by status, e.g. ``_404="..."``)."""
+    its model and reason (``reasons`` overrides a reason by status, e.g. ``_404="..."``).
+
+    Refusals are JSON whatever the route answers when it succeeds: ``by_reference`` names their
+    models as JSON by hand, for a route whose success is another media type (FastAPI would give
+    its refusals that type too)."""
     documented: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        reason = reasons.get(f"_{status}", REASONS[status])
-        model: type[ErrorBody] | type[ValidationErrorBody] = (
-            ValidationErrorBody if status == 422 else ErrorBody
-        )
-        entry: dict[str, Any] = {"model": model, "description": reason}
+        model = ValidationErrorBody if status == 422 else ErrorBody
+        entry: dict[str, Any] = {"description": reasons.get(f"_{status}", REASONS[status])}
+        if by_reference:
+            entry["content"] = {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            }
+        else:
+            entry["model"] = model
         if status in (409, 429, 503):
             entry["headers"] = RETRY_AFTER
         documented[status] = entry
@@ -84,3 +91,46 @@ ON_SESSION = (404, 422, 503)
 #: What a request that changes a session can answer besides: a foreign origin, a step refused or a
 #: key in use, a body too large.
 CHANGING = (403, 404, 409, 413, 422, 503)
+
+
+# --------------------------------------------------------------------------------------------
+# Links: what an answer leads to (OpenAPI links, which /docs shows and schemathesis follows)
+# --------------------------------------------------------------------------------------------
+
+#: Where a new session's id is, in the answer that made it.
+NEW_SESSION = "$response.body#/id"
+#: The session the request was about.
+SAME_SESSION = "$request.path.session_id"
+#: Every operation on a session that needs nothing but its id.
+ON_A_SESSION = (
+    "get_session",
+    "edit_session",
+    "delete_session",
+    "forward",
+    "backward",
+    "update",
+    "step",
+    "substep",
+    "train",
+    "reset",
+    "undo",
+    "list_history",
+    "list_losses",
+    "export_session",
+    "get_share_link",
+    "explain",
+    "check_answer",
+    "gradient_check",
+    "start_run",
+    "get_notebook",
+)
+
+
+def links(session: str, *operations: str) -> dict[str, dict[str, Any]]:
+    """OpenAPI links to ``operations``, each on the session ``session`` names (a runtime expression)."""
+    return {name: {"operationId": name, "parameters": {"session_id": session}} for name in operations}
+
+
+def success(description: str, *operations: str, session: str = SAME_SESSION) -> dict[str, Any]:
+    """A success answer that leads to ``operations`` on the same (or the new) session."""
+    return {"description": description, "links": links(session, *operations)}

@@ -176,7 +176,7 @@ class Idempotency:
         key = _key_of(scope)
         if key is None or not any(
             "POST" in methods and _idempotent(route)
-            for route, methods in routes_at(scope["app"].routes, scope)
+            for route, _, methods in routes_at(scope["app"].routes, scope)
         ):
             await self.app(scope, receive, send)
             return

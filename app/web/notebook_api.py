@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from app import notebook
 from app.web.api_route import JsonRoute
@@ -15,8 +18,13 @@ router = APIRouter(prefix="/api", route_class=JsonRoute)
 MEDIA_TYPE = "application/x-ipynb+json"
 
 
-class NotebookResponse(Response):
+class NotebookResponse(JSONResponse):
+    """A notebook's JSON text as it is (a JSON response, so OpenAPI shows the notebook's model)."""
+
     media_type = MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return content.encode("utf-8") if isinstance(content, str) else super().render(content)
 
 
 @router.get(
@@ -29,7 +37,7 @@ class NotebookResponse(Response):
             "description": "A Jupyter notebook (nbformat 4) to download",
             "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
         },
-        **answers(*ON_SESSION),
+        **answers(*ON_SESSION, by_reference=True),
     },
 )
 def get_notebook(session_id: str, store: Store) -> Response:

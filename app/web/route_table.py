@@ -21,13 +21,14 @@ def _regex(path: str) -> re.Pattern[str]:
     return compile_path(path)[0]
 
 
-def routes_at(routes: Sequence[BaseRoute], scope: Scope) -> Iterator[tuple[BaseRoute, frozenset[str]]]:
-    """Every route whose path takes the request's path, with the methods it takes."""
+def routes_at(routes: Sequence[BaseRoute], scope: Scope) -> Iterator[tuple[BaseRoute, int, frozenset[str]]]:
+    """Every route whose path takes the request's path, with how many parameters its path has
+    (fewer: more specific) and the methods it takes."""
     path = scope["path"]
     for context in iter_route_contexts(routes):
         route = context.original_route
         if isinstance(route, Mount):
             if route.matches(scope)[0] != Match.NONE:
-                yield route, MOUNT_METHODS
+                yield route, 1, MOUNT_METHODS  # its {path}
         elif context.path and context.methods and _regex(context.path).match(path):
-            yield route, frozenset(context.methods)
+            yield route, context.path.count("{"), frozenset(context.methods)

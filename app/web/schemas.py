@@ -14,7 +14,7 @@ import itertools
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.datasets import Dataset, make_dataset
@@ -122,10 +122,21 @@ class RunStateName(StrEnum):
 # Bounded values
 # --------------------------------------------------------------------------------------------
 
+
+def _integral(value: Any) -> Any:
+    """A JSON number with no fraction (5.0) as the whole number it is; anything else as it came,
+    for the strict check (which refuses 1.5, "5" and true)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: A whole number as JSON Schema has it: 5 and 5.0, never 1.5, "5" or true.
+Whole = Annotated[int, BeforeValidator(_integral)]
 #: A number a user may give: a JSON number, finite and within ±1e6.
 Value = Annotated[float, Field(allow_inf_nan=False, ge=VALUE.low, le=VALUE.high)]
 LearningRate = Annotated[float, Field(gt=LEARNING_RATE.low, le=LEARNING_RATE.high, allow_inf_nan=False)]
-Units = Annotated[int, Field(ge=MIN_UNITS, le=MAX_UNITS)]
+Units = Annotated[Whole, Field(ge=MIN_UNITS, le=MAX_UNITS)]
 #: One layer's numbers (an input, a target, a bias vector, a weight matrix's row).
 Vector = Annotated[list[Value], Field(min_length=MIN_UNITS, max_length=MAX_UNITS)]
 #: A weight matrix: a row per unit of the layer it leaves.
@@ -195,7 +206,7 @@ class CreateSession(Strict):
     output_activation: ActivationName = Field("sigmoid", description="Activation of the output layer.")
     loss: LossName = Field("l2", description="l2 = ½Σ(y−t)²; bce = binary cross-entropy (sigmoid outputs).")
     learning_rate: LearningRate = 0.5
-    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the initial weights.")
+    seed: Whole = Field(0, ge=0, le=MAX_SEED, description="Seed of the initial weights.")
     weights: Matrices | None = Field(
         None, description="weights[l][i][j] joins unit i of layer l to unit j of layer l+1."
     )
@@ -238,7 +249,7 @@ class EditSession(Strict):
     train_biases: bool | None = None
     dataset: DatasetChoice | DatasetTable | None = None
     mode: ModeName | None = None
-    sample_index: int | None = Field(None, ge=0, lt=MAX_SAMPLES)
+    sample_index: Whole | None = Field(None, ge=0, lt=MAX_SAMPLES)
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"learning_rate": 0.1}, {"input": [1.0, 0.0], "target": [1.0, 0.0]}]},
@@ -246,7 +257,7 @@ class EditSession(Strict):
 
 
 class TrainRequest(Strict):
-    epochs: int = Field(
+    epochs: Whole = Field(
         ge=1, le=MAX_TRAIN_EPOCHS, description="Passes over the data (full steps per sample)."
     )
 
@@ -255,7 +266,7 @@ class TrainRequest(Strict):
 
 #: A 0-based index as in MATH.md: whole numbers only ("1" and true are refused), at most three (the
 #: session says which exist).
-Index = Annotated[list[int], Field(min_length=1, max_length=3)]
+Index = Annotated[list[Whole], Field(min_length=1, max_length=3)]
 
 
 class CheckRequest(Strict):

@@ -14,7 +14,7 @@ from app.issued_sheets import Sheets
 from app.sheets import MAX_BLANKS, MAX_SEED, MIN_BLANKS, Blank, Sheet, SheetNotFoundError, SheetPhase
 from app.web.api_route import JsonRoute
 from app.web.contract import answers
-from app.web.schemas import PresetChoice, Strict
+from app.web.schemas import PresetChoice, Strict, Whole
 
 router = APIRouter(prefix="/api", tags=["sheets"], route_class=JsonRoute)
 
@@ -52,7 +52,7 @@ def urls(request: Request, code: str, token: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------------------------
 
 #: A 0-based index as in MATH.md; whole numbers only.
-Index = Annotated[list[int], Field(min_length=1, max_length=3)]
+Index = Annotated[list[Whole], Field(min_length=1, max_length=3)]
 
 
 class Quantity(Strict):
@@ -106,10 +106,10 @@ class SheetRequest(Strict):
     preset: PresetChoice = Field(
         "article", description="A preset's name (GET /api/presets): its architecture"
     )
-    seed: int | None = Field(
+    seed: Whole | None = Field(
         None, ge=0, le=MAX_SEED, description="Draws the numbers and the blanks; random when omitted"
     )
-    blanks: int = Field(ge=MIN_BLANKS, le=MAX_BLANKS, description="How many quantities to leave blank")
+    blanks: Whole = Field(ge=MIN_BLANKS, le=MAX_BLANKS, description="How many quantities to leave blank")
     phases: list[SheetPhase] | None = Field(
         None, min_length=1, max_length=3, description="Which phases the blanks come from (default: all)"
     )
@@ -281,7 +281,16 @@ bearer = HTTPBearer(
     status_code=201,
     response_model=SheetCreated,
     response_model_exclude_none=True,
-    responses=answers(403, 413, 422, 503),
+    responses={
+        201: {
+            "description": "The sheet, made (or made again: the same spec gives the same sheet)",
+            "links": {
+                name: {"operationId": name, "parameters": {"code": "$response.body#/code"}}
+                for name in ("get_sheet", "grade_sheet")
+            },
+        },
+        **answers(403, 413, 422, 503),
+    },
 )
 def create_sheet(body: SheetRequest, book: SheetsDep, request: Request, response: Response) -> SheetCreated:
     """Make an exercise sheet: one training step of the preset's network by hand, with `blanks`

@@ -1157,6 +1157,10 @@ async def test_one_run_at_a_time_and_cancel(client: httpx.AsyncClient) -> None:
     body = cancelled.json()
     assert body["state"] == "cancelled" and 0 < body["steps_done"] < 100000
     assert (await client.get(f"/api/sessions/{sid}")).json()["step"] == body["steps_done"]
+    # Deleted: the run is gone (how it ended was the answer to the DELETE).
+    assert (await client.get(f"/api/sessions/{sid}/runs")).status_code == 404
+    assert (await client.delete(f"/api/sessions/{sid}/runs")).status_code == 404
+    assert (await client.post(f"/api/sessions/{sid}/runs", json={"epochs": 5})).status_code == 202
 
 
 async def test_run_errors(client: httpx.AsyncClient) -> None:
