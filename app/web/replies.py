@@ -3,10 +3,12 @@ document themselves at /docs, with an example each)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app import answers, explain, gradcheck, session, share
 from app.answers import CheckResult
 from app.engine import Array
 from app.envelope import Envelope
@@ -15,6 +17,30 @@ from app.gradcheck import GradientCheck
 from app.session import PHASE_TABLE, Session, substep_position
 from app.training import RunStatus
 from app.web.schemas import Activation, LossFunction, Mode, Phase, QuantityKind, RunStateName, Step
+
+#: The id of the sessions the examples show.
+EXAMPLE_ID = "q3Jx0eYk2m4VtB7cN9pRwA"
+
+
+def _after_backward() -> Session:
+    """The article's network after forward and backward: what the examples show."""
+    return session.run_backward(session.run_forward(session.create(EXAMPLE_ID)))
+
+
+def _after_a_step() -> Session:
+    """A session after its first step on XOR: every part of a state shown, none null (the schema
+    leaves nulls out of examples)."""
+    return session.run_step(session.create(EXAMPLE_ID, layers=[2, 2, 1], dataset="xor", mode="batch"))
+
+
+def example(build: Callable[[], BaseModel]) -> Callable[[dict[str, Any]], None]:
+    """A model's example in its schema, built by the code that builds its answers (when the schema
+    is written), so that it is always a true answer."""
+
+    def add(schema: dict[str, Any]) -> None:
+        schema["examples"] = [build().model_dump(mode="json")]
+
+    return add
 
 
 class PresetInfo(BaseModel):
@@ -32,6 +58,14 @@ class ShareLink(BaseModel):
 
     token: str = Field(description="URL-safe; GET /share/{token} opens it in the page")
     url: str = Field(description="The whole link, on the host the request was sent to")
+
+    model_config = ConfigDict(
+        json_schema_extra=example(
+            lambda: ShareLink(
+                token=(token := share.encode(_after_backward())), url=f"http://127.0.0.1:8000/share/{token}"
+            )
+        )
+    )
 
 
 class ForwardState(BaseModel):
@@ -100,6 +134,8 @@ class SessionState(BaseModel):
     dataset: DatasetState | None = Field(description="null for the single sample of the article")
     sample_index: int
     substep: SubStepState
+
+    model_config = ConfigDict(json_schema_extra=example(lambda: state_of(_after_a_step())))
 
 
 def _row(values: Array | None, row: int) -> list[float] | None:
@@ -221,6 +257,8 @@ class HistoryEntry(BaseModel):
     step: int
     loss: float | None = Field(description="Loss of the forward pass behind this update (null at the start)")
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"step": 1, "loss": 0.2984}]})
+
 
 # --------------------------------------------------------------------------------------------
 # Show the working (app/explain.py, answers.py, gradcheck.py): /explain, /check, /gradient-check
@@ -261,12 +299,24 @@ class ExplainResponse(BaseModel):
     )
     mathml: str = Field(description='All lines as one <math display="block"> (MathML, well-formed XML)')
 
+    model_config = ConfigDict(
+        json_schema_extra=example(
+            lambda: explanation_of(explain.explain(_after_backward(), "weight", (1, 2, 1)))
+        )
+    )
+
 
 class CheckResponse(BaseModel):
     correct: bool = Field(description="Whether |value − expected| ≤ tolerance")
     expected: float = Field(description="The result /explain gives for the quantity in the current phase")
     tolerance: float = Field(description="max(0.001·|expected|, 1e-6): 4 significant digits pass")
     explanation: ExplainResponse
+
+    model_config = ConfigDict(
+        json_schema_extra=example(
+            lambda: check_of(answers.check(_after_backward(), "weight", (1, 2, 1), 0.0821))
+        )
+    )
 
 
 class GradientCheckRow(BaseModel):
@@ -285,6 +335,12 @@ class GradientCheckResponse(BaseModel):
     epsilon: float
     rows: list[GradientCheckRow] = Field(description="Every weight (layer by layer), then every bias")
     max_abs_difference: float
+
+    model_config = ConfigDict(
+        json_schema_extra=example(
+            lambda: gradient_check_of(gradcheck.gradient_check(session.create(EXAMPLE_ID)))
+        )
+    )
 
 
 # The responses are read off the core's frozen dataclasses attribute by attribute (nested ones
@@ -314,6 +370,23 @@ class RunState(BaseModel):
     started: float = Field(description="Unix time")
     finished: float | None = Field(description="Unix time, once the run has ended")
     message: str = Field(description="Why the run ended, in words (empty while it runs)")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "state": "cancelled",
+                    "epochs": 1000,
+                    "steps_total": 4000,
+                    "steps_done": 1400,
+                    "loss": 0.1611,
+                    "started": 1767225600.0,
+                    "finished": 1767225601.5,
+                    "message": "cancelled after 1400 of 4000 steps",
+                },
+            ]
+        }
+    )
 
 
 def run_of(status: RunStatus) -> RunState:

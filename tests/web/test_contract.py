@@ -12,12 +12,14 @@ import httpx
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from pydantic import BaseModel
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events, from_schema
 
 from app.main import create_app
 from app.settings import Settings
 from app.store import MemoryStore
+from app.web import documents, replies, schemas, sheets_api
 from app.web.contract import ON_A_SESSION, TAGS
 
 pytestmark = pytest.mark.anyio
@@ -174,6 +176,20 @@ def test_a_new_session_links_to_every_operation_on_it(spec: dict[str, Any]) -> N
     }
     started = spec["paths"]["/api/sessions/{session_id}/runs"]["post"]["responses"]["202"]["links"]
     assert started["get_run"]["parameters"] == {"session_id": "$request.path.session_id"}
+
+
+def test_every_example_is_a_true_instance_of_its_model(spec: dict[str, Any]) -> None:
+    models = {
+        name: value
+        for module in (schemas, replies, documents, sheets_api)
+        for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, BaseModel)
+    }
+    shown = [name for name, schema in spec["components"]["schemas"].items() if "examples" in schema]
+    assert {"SessionState", "RunState", "ExplainResponse", "ErrorBody", "SessionDocument"} <= set(shown)
+    for name in shown:
+        for example in spec["components"]["schemas"][name]["examples"]:
+            models[name].model_validate(example)
 
 
 async def test_every_documented_example_is_accepted(client: httpx.AsyncClient, spec: dict[str, Any]) -> None:
