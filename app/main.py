@@ -35,6 +35,7 @@ from app.web import (
     sheets_api,
     sheets_pages,
     train_tab,
+    working_api,
 )
 from app.web.allow import AllowHeader
 from app.web.body_limit import BodyLimit
@@ -119,7 +120,7 @@ def create_app(settings: Settings | None = None, store: SessionStore | None = No
             return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    for routes in (api, notebook_api, sheets_api, sheets_pages, api_docs):
+    for routes in (api, working_api, notebook_api, sheets_api, sheets_pages, api_docs):
         app.include_router(routes.router)
     # The tabs' routers first: pages.router ends with the catch-all POST /page/{action}.
     for routes in (data_tab, train_tab, network_tab, share_links):

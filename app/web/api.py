@@ -13,12 +13,9 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from app import codec, gradcheck, presets, session, share
-from app.answers import check
+from app import codec, presets, session, share
 from app.errors import NoTrainingRunError
-from app.explain import explain as explain_number
-from app.limits import MAX_BUCKETS, MAX_EPSILON, MAX_IMPORT_BYTES, MAX_LOSSES_PAGE
-from app.quantity import parse_index, select
+from app.limits import MAX_BUCKETS, MAX_IMPORT_BYTES, MAX_LOSSES_PAGE
 from app.session import Session
 from app.web.api_route import JsonRoute
 from app.web.contract import CHANGING, NEW_SESSION, ON_A_SESSION, ON_SESSION, answers, success
@@ -26,9 +23,6 @@ from app.web.deps import AppSettings, Store, TrainingRuns
 from app.web.documents import SessionDocument
 from app.web.idempotency import IDEMPOTENT
 from app.web.replies import (
-    CheckResponse,
-    ExplainResponse,
-    GradientCheckResponse,
     HistoryEntry,
     LossCurve,
     LossesPage,
@@ -36,14 +30,11 @@ from app.web.replies import (
     RunState,
     SessionState,
     ShareLink,
-    check_of,
     curve_of,
-    explanation_of,
-    gradient_check_of,
     run_of,
     state_of,
 )
-from app.web.schemas import CheckRequest, CreateSession, EditSession, TrainRequest, dataset_of
+from app.web.schemas import CreateSession, EditSession, TrainRequest, dataset_of
 from app.web.services import create_session, new_session_id
 from app.web.uploads import parse_json_object, read_body
 
@@ -332,85 +323,6 @@ def get_share_link(session_id: str, store: Store, request: Request) -> ShareLink
     history) as a new session in the page; 422 when the session is too big for a link."""
     token = share.encode(store.get(session_id))
     return ShareLink(token=token, url=f"{str(request.base_url).rstrip('/')}/share/{token}")
-
-
-# --------------------------------------------------------------------------------------------
-# Show the working (app/explain.py, answers.py, gradcheck.py). Read-only: store.get, never update.
-# --------------------------------------------------------------------------------------------
-
-#: An index in a query, as /explain takes it: "1,2,1". The pattern is documented, and checked by
-#: app/quantity.py, whose refusal says what an index looks like.
-IndexQuery = Annotated[
-    str | None,
-    Query(
-        max_length=40,
-        description="0-based, comma-separated, e.g. 1,2,1",
-        json_schema_extra={"pattern": "^ *[0-9][0-9 ]*(, *[0-9][0-9 ]*)*$"},
-    ),
-]
-
-
-@router.get(
-    "/sessions/{session_id}/explain",
-    response_model=ExplainResponse,
-    tags=["working"],
-    responses=answers(404, 409, 422, 503, _409="That number has not been computed in this phase yet"),
-)
-def explain(
-    session_id: str,
-    store: Store,
-    weight: IndexQuery = None,
-    bias: IndexQuery = None,
-    unit: IndexQuery = None,
-    loss: bool = False,
-) -> ExplainResponse:
-    """The working behind one number, in the notation of MATH.md: exactly one of `weight=l,i,j`,
-    `bias=l,j`, `unit=l,j` (`unit=0,i` is input x_i) or `loss=true`, 0-based.
-
-    The result is the number for the current phase: a unit's activation after forward and its δ
-    once the backward pass has reached it; a weight's or bias's gradient after backward and its new
-    value after update; the loss after forward. 409 when it has not been computed yet.
-    """
-    kind, index = select(
-        weight=None if weight is None else parse_index(weight, "weight"),
-        bias=None if bias is None else parse_index(bias, "bias"),
-        unit=None if unit is None else parse_index(unit, "unit"),
-        loss=loss,
-    )
-    return explanation_of(explain_number(store.get(session_id), kind, index))
-
-
-@router.post(
-    "/sessions/{session_id}/check",
-    response_model=CheckResponse,
-    tags=["working"],
-    responses=answers(
-        403, 404, 409, 413, 422, 503, _409="That number has not been computed in this phase yet"
-    ),
-)
-def check_answer(session_id: str, body: CheckRequest, store: Store) -> CheckResponse:
-    """Check a number worked out by hand against the one `/explain` arrives at (4 significant
-    digits pass: the tolerance is max(0.001·|expected|, 1e-6)); the working comes with the answer."""
-    kind, index = select(weight=body.weight, bias=body.bias, unit=body.unit, loss=body.loss)
-    return check_of(check(store.get(session_id), kind, index, body.value))
-
-
-@router.get(
-    "/sessions/{session_id}/gradient-check",
-    response_model=GradientCheckResponse,
-    tags=["working"],
-    responses=answers(*ON_SESSION),
-)
-def gradient_check(
-    session_id: str,
-    store: Store,
-    epsilon: Annotated[
-        float, Query(gt=0, le=MAX_EPSILON, description="The step ε of the central differences")
-    ] = gradcheck.DEFAULT_EPSILON,
-) -> GradientCheckResponse:
-    """Every weight's and bias's gradient by backprop beside a central finite-difference estimate,
-    at the current parameters on the current sample (every sample in batch mode)."""
-    return gradient_check_of(gradcheck.gradient_check(store.get(session_id), epsilon))
 
 
 # --------------------------------------------------------------------------------------------
