@@ -49,3 +49,19 @@ async def test_utf8_text_passes(client: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 422  # UTF-8, so it is read: an unknown preset, named
     assert response.json()["detail"] == "preset: Input should be 'article', 'mazur' or 'xor'"
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "it is nested too deeply"),
+        (b'{"seed": 1' + b"0" * 5000 + b"}", "Exceeds the limit (4300 digits) for integer string conversion"),
+    ],
+)
+async def test_json_the_parser_gives_up_on_is_a_422_saying_why(
+    client: httpx.AsyncClient, store: MemoryStore, body: bytes, why: str
+) -> None:
+    response = await client.post("/api/sessions", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith(f"the body cannot be read as JSON: {why}")
+    assert store.count() == 0
