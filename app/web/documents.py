@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from app.codec import FORMAT, VERSION
 from app.limits import MAX_HISTORY, MAX_LOSS_HISTORY
@@ -45,8 +46,8 @@ class DocumentDataset(BaseModel):
 class DocumentProgress(BaseModel):
     """How far a forward or backward pass in sub-steps has got (layers done)."""
 
-    forward_layers: int | None = None
-    backward_layers: int | None = None
+    forward_layers: int | SkipJsonSchema[None] = None
+    backward_layers: int | SkipJsonSchema[None] = None
 
 
 class DocumentSnapshot(BaseModel):
@@ -91,7 +92,7 @@ class SessionDocument(BaseModel):
     dataset: DocumentDataset
     sample_index: int
     phase: Phase
-    substep_mode: bool | None = Field(None, description="Whether the page steps in sub-steps")
+    substep_mode: bool | SkipJsonSchema[None] = Field(None, description="Whether the page steps in sub-steps")
     progress: DocumentProgress | None = None
     step: int = Field(description="Updates so far")
     loss_trajectory: list[float] | str = Field(

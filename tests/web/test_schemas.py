@@ -88,7 +88,7 @@ def errors_of(model: type[BaseModel], body: Any) -> list[tuple[tuple[str | int, 
         (CreateSession, {"layers": [2, "3", 2]}, ("layers", 1), "Input should be a valid integer"),
         (CreateSession, {"input": [0.5, False]}, ("input", 1), "Input should be a valid number"),
         (TrainRequest, {"epochs": "10"}, ("epochs",), "Input should be a valid integer"),
-        (TrainRequest, {"epochs": 10.0}, ("epochs",), "Input should be a valid integer"),
+        (TrainRequest, {"epochs": 10.5}, ("epochs",), "Input should be a valid integer"),
         (EditSession, {"sample_index": True}, ("sample_index",), "Input should be a valid integer"),
         (CheckRequest, {"loss": 1, "value": 0.5}, ("loss",), "Input should be a valid boolean"),
         (CheckRequest, {"unit": [1, "0"], "value": 0.5}, ("unit", 1), "Input should be a valid integer"),
@@ -104,6 +104,9 @@ def test_numbers_are_taken_as_json_writes_them() -> None:
     body = CreateSession.model_validate({"learning_rate": 1, "input": [0, 1], "target": [1, 0.5]})
     assert (body.learning_rate, body.input, body.target) == (1.0, [0.0, 1.0], [1.0, 0.5])
     assert isinstance(body.learning_rate, float)
+    # A whole number may be written 10.0, as JSON Schema's integer allows (never 10.5 or "10").
+    assert TrainRequest.model_validate({"epochs": 10.0}).epochs == 10
+    assert CreateSession.model_validate({"layers": [2.0, 3, 1.0], "seed": 7.0}).layers == [2, 3, 1]
 
 
 @pytest.mark.parametrize(
