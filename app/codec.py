@@ -180,6 +180,8 @@ def config_from_json(value: Mapping[str, Any]) -> Config:
 def dataset_from_json(value: Mapping[str, Any]) -> Dataset:
     """The dataset, named only if it is exactly that built-in (a document cannot relabel data)."""
     name = value.get("name")
+    if name is not None:
+        text(name, "dataset.name")
     inputs = numbers(value["inputs"], 2, "dataset.inputs")
     targets = numbers(value["targets"], 2, "dataset.targets")
     data = make_dataset(inputs, targets, name=None)
@@ -225,9 +227,14 @@ def _history_from_json(arch: Architecture, value: Any) -> tuple[Snapshot, ...]:
     if len(value["steps"] if isinstance(value, Mapping) else value) > MAX_HISTORY:
         raise NotASessionDocumentError(f"history: at most {MAX_HISTORY} states, in increasing step order")
     if isinstance(value, Mapping):
-        values = unpack(value["values"])
+        for name in ("steps", "losses", "sample_indices", "has_previous"):
+            if not isinstance(value[name], list):
+                raise NotASessionDocumentError(f"history.{name}: must be a list")
+        values = unpack(text(value["values"], "history.values"))
         size = parameter_count(arch)
-        expected = size * (len(value["steps"]) + sum(bool(has) for has in value["has_previous"]))
+        expected = size * (
+            len(value["steps"]) + sum(flag(has, "history.has_previous") for has in value["has_previous"])
+        )
         if values.size != expected:
             raise NotASessionDocumentError(f"history: expected {expected} packed numbers, got {values.size}")
         offset = 0
@@ -328,7 +335,10 @@ def _from_document(document: Mapping[str, Any], session_id: str) -> Session:
         recent_losses=trajectory[max(0, step - RECENT_LOSSES) : step],
         substep_mode=flag(document.get("substep_mode", False), "substep_mode"),
     )
-    return replay(session, _progress_from_json(document.get("progress") or {}, arch, phase))
+    progress = document.get("progress")
+    if progress is not None and not isinstance(progress, Mapping):
+        raise NotASessionDocumentError("progress: must be an object")
+    return replay(session, _progress_from_json(progress or {}, arch, phase))
 
 
 def _check_format(document: Mapping[str, Any]) -> None:
@@ -359,12 +369,14 @@ def _phase_from_json(document: Mapping[str, Any], arch: Architecture) -> tuple[P
     phase = document["phase"]
     if phase not in PHASES:
         raise NotASessionDocumentError(f"phase: must be one of {', '.join(PHASES)}")
+    previous_json = document.get("previous")
+    # Checked whenever it is there, though only an update keeps it.
+    previous = None if previous_json is None else params_from_json(arch, previous_json)
     if phase != "updated":
         return phase, None
-    previous_json = document.get("previous")
-    if previous_json is None:
+    if previous is None:
         raise NotASessionDocumentError("phase 'updated' needs the parameters before the update ('previous')")
-    return phase, params_from_json(arch, previous_json)
+    return phase, previous
 
 
 def _history_from_document(

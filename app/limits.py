@@ -83,6 +83,12 @@ MAX_TABLE_CHARS = 65_536
 
 #: Largest request body the server reads, but for an import.
 MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Largest JSON body of the API (but an import). The largest honest one, a table of 256 samples of
+#: 8 inputs and 8 targets with full-precision numbers, pretty-printed, is under 300 KB; this bound
+#: keeps what a hostile body costs to parse small (a 4 MB array of a million items, about 50 ms).
+MAX_API_BODY_BYTES = 4 * 1024 * 1024
+#: Most validation errors one answer lists (it says how many there were in all).
+MAX_VALIDATION_ERRORS = 20
 #: The largest import: above the largest export the server can write, 2,000,000 losses and 1,000
 #: kept states of the largest network as JSON (61 MB; tests/web/test_api.py builds that export and
 #: imports it back). Gzip-compressed uploads are decompressed up to it.

@@ -12,8 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from app import issued_sheets
@@ -24,6 +23,7 @@ from app.train_pool import TrainingPool
 from app.training import Runs
 from app.web import (
     api,
+    api_docs,
     data_tab,
     errors,
     follow,
@@ -31,14 +31,21 @@ from app.web import (
     metrics,
     network_tab,
     notebook_api,
+    origins,
     pages,
     share_links,
     sheets_api,
     sheets_pages,
     train_tab,
+    working_api,
 )
+from app.web.allow import AllowHeader
 from app.web.body_limit import BodyLimit
+from app.web.contract import TAGS, operation_id
+from app.web.embedding import FrameAncestors
+from app.web.idempotency import Idempotency
 from app.web.rate_limit import NewSessions
+from app.web.replies import Health, Readiness
 
 #: The API's version: 2 since a session's state carries `loss_count` and `recent_losses` instead of
 #: the whole `loss_history` (read it with GET /api/sessions/{id}/losses).
@@ -49,8 +56,12 @@ Step through backpropagation one phase at a time â€” forward, backward, update â
 network kept per session. Notation and indices follow MATH.md: `weights[l][i][j]` joins unit i
 of layer l to unit j of layer l+1; `activations[0]` is the input.
 
-Errors: 404 unknown session, 409 a step out of order (the `detail` says which step comes first),
-422 invalid input (the `detail` says what is wrong). A refused request changes nothing.
+Every operation lists the statuses it can answer. In short: 404 unknown session; 409 a step out of
+order (the `detail` says which step comes first); 422 invalid input (the `detail` names the field,
+the first 20 errors are listed with `error_count`), a body that is not UTF-8 JSON included; 413 a
+body too large; 403 a write from a foreign `Origin`; 429 and 503 come with `Retry-After`. A
+refused request changes nothing. POSTs that change a session take an `Idempotency-Key` header: a
+retry with the same key gets the first answer and changes nothing twice.
 """
 
 
@@ -76,8 +87,10 @@ def create_app(
         description=DESCRIPTION,
         version=API_VERSION,
         lifespan=lifespan,
-        docs_url=None,  # served below from our own copy of Swagger UI, not a CDN
+        docs_url=None,  # app/web/api_docs.py: our own copy of Swagger UI, under a CSP
         redoc_url=None,
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.store = store if store is not None else open_store(settings)
@@ -92,17 +105,28 @@ def create_app(
     # Exercise sheets, kept like sessions (in the store's records, with the same expiry).
     app.state.sheets = issued_sheets.Sheets.open(app.state.store, settings.session_ttl)
 
+    # Innermost first: idempotency keeps answers as the app wrote them (before compression), inside
+    # the body limit; a write from a foreign origin is refused before anything else (CORS outside).
+    app.add_middleware(Idempotency)
     # Steps answer with several regions of SVG (decision maps, the loss curve): gzip them.
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(BodyLimit)
+    app.add_middleware(AllowHeader)
+    app.add_middleware(FrameAncestors, sources=settings.frame_ancestors)
+    origins.install(app, settings.allowed_origins)
     errors.install(app)
 
-    @app.get("/healthz", tags=["meta"])
-    def healthz() -> dict[str, str]:
+    @app.get("/healthz", tags=["meta"], response_model=Health)
+    def healthz() -> Health:
         """Liveness: the process answers (it checks nothing else, so it costs nothing)."""
-        return {"status": "ok"}
+        return Health(status="ok")
 
-    @app.get("/readyz", tags=["meta"], responses={503: {"description": "the session store is unreachable"}})
+    @app.get(
+        "/readyz",
+        tags=["meta"],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "The session store is unreachable"}},
+    )
     def readyz() -> JSONResponse:
         """Readiness: the session store answers; 503 with the reason when it does not."""
         try:
@@ -112,17 +136,7 @@ def create_app(
             return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Backprop Visualizer API",
-            swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
-        )
-
-    for routes in (api, notebook_api, sheets_api, sheets_pages):
+    for routes in (api, working_api, notebook_api, sheets_api, sheets_pages, api_docs):
         app.include_router(routes.router)
     # The tabs' routers first: pages.router ends with the catch-all POST /page/{action}.
     for routes in (data_tab, train_tab, network_tab, share_links, follow):

@@ -75,6 +75,39 @@ def _switch(env: dict[str, str], name: str, default: bool) -> bool:
     return value
 
 
+#: An origin as browsers send it: scheme, host and maybe a port; no path, no trailing slash.
+_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
+#: A source of the CSP frame-ancestors directive: 'self', or a scheme and host (whose first label
+#: may be *, for every subdomain) with maybe a port.
+_FRAME_SOURCE = re.compile(r"'self'|https?://(\*\.)?[a-z0-9.-]+(:([0-9]{1,5}|\*))?")
+
+
+def _origins(env: dict[str, str]) -> tuple[str, ...]:
+    """BACKPROP_ALLOWED_ORIGINS: comma-separated origins, e.g. ``https://lms.example.edu``."""
+    raw = env.get("BACKPROP_ALLOWED_ORIGINS", "")
+    origins = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                f"BACKPROP_ALLOWED_ORIGINS: {origin!r} is not an origin; write each as a browser sends "
+                "it, scheme://host[:port] with no path (e.g. https://lms.example.edu), comma-separated"
+            )
+    return origins
+
+
+def _frame_ancestors(env: dict[str, str]) -> tuple[str, ...]:
+    """BACKPROP_FRAME_ANCESTORS: who may embed the pages, as CSP sources, comma- or space-separated."""
+    raw = env.get("BACKPROP_FRAME_ANCESTORS", "")
+    sources = tuple(part.lower() for part in re.split(r"[\s,]+", raw) if part)
+    for source in sources:
+        if not _FRAME_SOURCE.fullmatch(source):
+            raise SettingsError(
+                f"BACKPROP_FRAME_ANCESTORS: {source!r} is not a source this server accepts: use "
+                "'self' or scheme://host[:port] (the host may start with *. for every subdomain)"
+            )
+    return sources
+
+
 def _redis_url(raw: str) -> str:
     """``redis://[user:password@]host[:port][/db]`` (``rediss://`` for TLS), checked for its form."""
     parts = urlsplit(raw)
@@ -152,6 +185,10 @@ class Settings:
     - ``BACKPROP_PUBLIC_URL``: the address students open (``https://host[:port][/path]``), for the
       links the server hands out (follow links and their QR codes, share links); default: the host
       each request was sent to.
+    - ``BACKPROP_ALLOWED_ORIGINS``: origins (comma-separated) whose pages may call the API from a
+      browser: their writes pass the Origin check and CORS lets their scripts read the answers.
+    - ``BACKPROP_FRAME_ANCESTORS``: who may embed the pages in a frame (CSP sources, e.g. an LMS);
+      when set, the page's cookie is ``SameSite=None; Secure; Partitioned``. Default: nobody.
     """
 
     store: StoreKind = "sqlite"
@@ -172,6 +209,16 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     #: Where the app is reached from outside, without a trailing slash ("" to use each request's own).
     public_url: str = ""
+    #: Origins allowed to write through the API from a browser (and read its answers, by CORS).
+    allowed_origins: tuple[str, ...] = ()
+    #: Sources allowed to frame the pages; empty: none (frame-ancestors 'none').
+    frame_ancestors: tuple[str, ...] = ()
+
+    @property
+    def framed_by_others(self) -> bool:
+        """Whether another site may frame the pages (a source besides 'self'): then the page's
+        cookie must be sent in a third-party frame."""
+        return any(source != "'self'" for source in self.frame_ancestors)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -202,4 +249,6 @@ class Settings:
             rate_limit=_rate(env, "BACKPROP_RATE_LIMIT", cls.rate_limit),
             trusted_proxies=_networks(env, "BACKPROP_TRUSTED_PROXIES"),
             public_url=_public_url(env, "BACKPROP_PUBLIC_URL"),
+            allowed_origins=_origins(env),
+            frame_ancestors=_frame_ancestors(env),
         )

@@ -290,6 +290,18 @@ class Runs:
         if status is not None and status.active:
             self.wait(session_id, timeout)
 
+    def forget(self, session_id: str) -> RunStatus | None:
+        """Remove how the session's latest run ended, so that no run is known until the next one
+        (an active run is never forgotten); the status removed, or None."""
+        raw = self.store.get_record(STATUS_RECORD, session_id)
+        if raw is None:
+            return None
+        status, _ = _decode(raw)
+        # Only the record read: a run that started meanwhile keeps its own.
+        if status.active or not self.store.delete_record(STATUS_RECORD, session_id, expected=raw):
+            return None
+        return status
+
     def wait(self, session_id: str, timeout: float | None = None) -> RunStatus | None:
         """Block until the session's active run (if any, in any process) has ended, or ``timeout``
         seconds passed; its status then."""

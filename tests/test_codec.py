@@ -410,6 +410,21 @@ REFUSALS: list[tuple[str, bool, Mutation, str]] = [
     # A kept state's loss is shown on the timeline: it must be finite like every other loss.
     ("history-loss-nan", False, setter("history", 2, "loss", value=float("nan")), "loss"),
     ("history-loss-nan-compact", True, setter("history", "losses", 2, value=float("nan")), "loss"),
+    # A dataset's name is a string or null, as the documented schema says.
+    ("dataset-name-a-number", False, setter("dataset", "name", value=7), "dataset.name: must be a string"),
+    ("origin-dataset-name-a-list", False, setter("origin", "dataset", "name", value=[]), "dataset.name"),
+    ("history-has-previous-a-number", True, setter("history", "has_previous", 0, value=1), "has_previous"),
+    ("history-steps-an-object", True, setter("history", "steps", value={}), "history.steps: must be a list"),
+    (
+        "history-values-a-number",
+        True,
+        setter("history", "values", value=0),
+        "history.values: must be a string",
+    ),
+    ("progress-a-list", False, setter("progress", value=[]), "progress: must be an object"),
+    ("progress-false", False, setter("progress", value=False), "progress: must be an object"),
+    # The parameters before an update are checked even when the phase does not use them.
+    ("previous-garbage-when-idle", False, setter("previous", value=5), "not a valid session document"),
     # A kept state past the recorded losses would restore to a step with fewer losses than steps.
     ("history-step-past-losses", False, setter("history", 4, "step", value=9), "history"),
 ]

@@ -189,3 +189,42 @@ def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], mes
     with pytest.raises(SettingsError) as caught:
         Settings.from_env(env)
     assert str(caught.value) == message
+
+
+def test_allowed_origins_are_read_as_browsers_send_them() -> None:
+    settings = Settings.from_env(
+        {"BACKPROP_ALLOWED_ORIGINS": " https://LMS.example.edu, http://localhost:8888,,http://[::1]:9000 "}
+    )
+    assert settings.allowed_origins == (
+        "https://lms.example.edu",
+        "http://localhost:8888",
+        "http://[::1]:9000",
+    )
+    assert Settings.from_env({}).allowed_origins == ()
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["*", "null", "lms.example.edu", "https://lms.example.edu/", "https://lms.example.edu/course", "ftp://x"],
+)
+def test_an_allowed_origin_that_is_no_origin_is_refused(origin: str) -> None:
+    with pytest.raises(SettingsError, match=r"BACKPROP_ALLOWED_ORIGINS: .* is not an origin"):
+        Settings.from_env({"BACKPROP_ALLOWED_ORIGINS": f"https://ok.example,{origin}"})
+
+
+def test_frame_ancestors_are_read_comma_or_space_separated() -> None:
+    settings = Settings.from_env(
+        {"BACKPROP_FRAME_ANCESTORS": "'self' https://lms.example.edu,https://*.jupyter.example:*"}
+    )
+    assert settings.frame_ancestors == ("'self'", "https://lms.example.edu", "https://*.jupyter.example:*")
+    assert settings.framed_by_others
+    assert not Settings.from_env({"BACKPROP_FRAME_ANCESTORS": "'self'"}).framed_by_others
+    assert Settings.from_env({}).frame_ancestors == ()
+
+
+@pytest.mark.parametrize(
+    "source", ["*", "'none'", "https://a.example; script-src *", "https://a.example/path", "data:"]
+)
+def test_a_frame_ancestor_this_server_does_not_take_is_refused(source: str) -> None:
+    with pytest.raises(SettingsError, match="BACKPROP_FRAME_ANCESTORS"):
+        Settings.from_env({"BACKPROP_FRAME_ANCESTORS": source})

@@ -173,6 +173,20 @@ def test_cancel_stops_early_and_leaves_the_session_consistent(store: CountingSto
     assert runs.cancel("s") == status  # cancelling a finished run changes nothing
 
 
+def test_an_ended_run_can_be_forgotten_an_active_one_not(store: CountingStore, runs: Runs) -> None:
+    xor(store)
+    assert runs.forget("s") is None
+    runs.start("s", LONG, seconds_limit=WAIT)
+    wait_until(lambda: (s := runs.status("s")) is not None and s.steps_done > 0)
+    assert runs.forget("s") is None
+    assert runs.status("s") is not None
+    runs.cancel("s")
+    ended = finished(runs, "s")
+    assert runs.forget("s") == ended
+    assert runs.status("s") is None
+    assert runs.forget("s") is None
+
+
 def test_a_run_past_its_time_limit_times_out(store: CountingStore, runs: Runs) -> None:
     xor(store)
     runs.start("s", LONG, seconds_limit=0.05)

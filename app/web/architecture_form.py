@@ -105,16 +105,19 @@ def read_architecture(
     if problem:
         return None, {"data": problem}
     try:
-        body = CreateSession(
-            layers=layers,
-            activation=values["activation"],
-            output_activation=values["output_activation"],
-            loss=values["loss"],
-            learning_rate=learning_rate,
-            seed=seed,
-            train_biases=values.get("train_biases") == "on",
-            mode=current.config.mode,
-            **data,
+        # Validated as the API validates a body (the names are checked there, not typed here).
+        body = CreateSession.model_validate(
+            {
+                "layers": layers,
+                "activation": values["activation"],
+                "output_activation": values["output_activation"],
+                "loss": values["loss"],
+                "learning_rate": learning_rate,
+                "seed": seed,
+                "train_biases": values.get("train_biases") == "on",
+                "mode": current.config.mode,
+                **data,
+            }
         )
         # Checked here, so that a refusal is a message and no session is made.
         Architecture(tuple(layers), body.activation, body.output_activation, body.loss)

@@ -6,7 +6,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.limits import MAX_BODY_BYTES, MAX_IMPORT_BYTES
+from app.limits import MAX_API_BODY_BYTES, MAX_BODY_BYTES, MAX_IMPORT_BYTES
 
 #: Where a whole exported session may be sent (its body may be as large as the largest export).
 IMPORT_PATH = "/api/sessions/import"
@@ -14,7 +14,9 @@ IMPORT_PATH = "/api/sessions/import"
 
 def body_limit(path: str) -> int:
     """The most bytes a request to ``path`` may send."""
-    return MAX_IMPORT_BYTES if path == IMPORT_PATH else MAX_BODY_BYTES
+    if path == IMPORT_PATH:
+        return MAX_IMPORT_BYTES
+    return MAX_API_BODY_BYTES if path.startswith("/api/") else MAX_BODY_BYTES
 
 
 class BodyTooLargeError(HTTPException):

@@ -67,6 +67,11 @@ async def _settings(request: Request) -> Settings:
     return get_settings(request)
 
 
+def no_store(response: Response) -> None:
+    """Answers that carry a session's numbers or links to it: no cache may keep them."""
+    response.headers["Cache-Control"] = "no-store"
+
+
 Store = Annotated[SessionStore, Depends(_store)]
 TrainingRuns = Annotated[Runs, Depends(_runs)]
 Trainers = Annotated[TrainingPool, Depends(_pool)]
@@ -100,13 +105,24 @@ def cookie_session(request: Request, store: SessionStore) -> Session | None:
 
 
 def set_cookie(response: Response, request: Request, current: Session) -> None:
-    """Make ``current`` the page's session."""
+    """Make ``current`` the page's session.
+
+    When another site may frame the pages (BACKPROP_FRAME_ANCESTORS), the cookie must reach this
+    server from inside that site's frame: ``SameSite=None; Secure; Partitioned`` (a cookie of its
+    own per embedding site, over HTTPS only). Cross-site writes are then stopped by the Origin
+    checks (``same_origin`` here, app/web/origins.py for the API), not by SameSite.
+    """
+    framed = get_settings(request).framed_by_others
     response.set_cookie(
         COOKIE,
         current.id,
         max_age=int(get_settings(request).session_ttl),
         httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
+        samesite="none" if framed else "lax",
+        secure=framed or request.url.scheme == "https",
         path="/",
     )
+    if framed:
+        # Starlette writes Partitioned only on Python 3.14 and later (http.cookies learnt it then).
+        name, value = response.raw_headers[-1]
+        response.raw_headers[-1] = (name, value + b"; Partitioned")

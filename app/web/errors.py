@@ -3,7 +3,9 @@ answer a JSON request with it. The page's routes ask :func:`status_of` for the s
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +23,7 @@ from app.errors import (
     SessionNotFoundError,
     TooManyRequestsError,
 )
+from app.limits import MAX_VALIDATION_ERRORS
 
 #: The status of every refusal; a subclass (NotASessionDocumentError) takes its base's.
 STATUS: dict[type[Exception], int] = {
@@ -45,9 +48,16 @@ def status_of(exc: Exception) -> int:
     return 500
 
 
+#: Seconds a client is asked to wait when the store is busy or unreachable (503).
+RETRY_AFTER_SECONDS = 1
+
+
 def retry_headers(exc: Exception) -> dict[str, str]:
-    """``Retry-After`` for a refusal that a later try may not meet (busy), else nothing."""
-    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else {}
+    """``Retry-After`` for a refusal that a later try may meet: the busy error's own wait, else
+    the default for any other 503 (store busy or unreachable); nothing for other refusals."""
+    if isinstance(exc, BusyError):
+        return {"Retry-After": str(exc.retry_after)}
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if status_of(exc) == 503 else {}
 
 
 async def _refusal(request: Request, exc: Exception) -> JSONResponse:
@@ -56,7 +66,11 @@ async def _refusal(request: Request, exc: Exception) -> JSONResponse:
 
 async def _busy(request: Request, exc: Exception) -> JSONResponse:
     # The SQLite file locked by another process for longer than its timeout: busy, not broken.
-    return JSONResponse({"detail": f"the session store is busy ({exc}); try again"}, status_code=503)
+    return JSONResponse(
+        {"detail": f"the session store is busy ({exc}); try again"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -65,12 +79,23 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{location}: {message}" if location else message
 
 
+def validation_reply(errors: Sequence[Any]) -> dict[str, Any]:
+    """The body of a 422 for a request that does not fit the schema: the first
+    MAX_VALIDATION_ERRORS errors (so a hostile body gets a short answer) and how many there were."""
+    shown = list(itertools.islice(errors, MAX_VALIDATION_ERRORS))
+    detail = "; ".join(_describe(e) for e in shown) or "invalid request"
+    if len(errors) > len(shown):
+        detail += f"; and {len(errors) - len(shown):,} more errors"
+    return {
+        "detail": detail,
+        "errors": [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in shown],
+        "error_count": len(errors),
+    }
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
-    detail = "; ".join(_describe(e) for e in errors) or "invalid request"
-    simple = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
-    return JSONResponse({"detail": detail, "errors": simple}, status_code=422)
+    return JSONResponse(validation_reply(exc.errors()), status_code=422)
 
 
 #: The status logged for a request whose client went away before it was read whole (nginx's

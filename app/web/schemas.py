@@ -1,58 +1,195 @@
-"""The JSON API's request and response models (they document themselves at /docs)."""
+"""The JSON API's request models and the names its requests and answers share (enumerations,
+the error body); they document themselves at /docs.
+
+Every request model is strict, so a body means what it says: a number is a JSON number (not
+``true``, not ``"10"``), a whole number a JSON integer (not ``1.5``), a flag ``true`` or ``false``
+(not ``"no"``). Every list is bounded by app/limits.py, and the bound is checked on the list's
+length before any item is looked at, so a 500,000-item array costs one error, at once. Unknown
+fields are refused in one error per object, however many there are.
+"""
 
 from __future__ import annotations
 
+import itertools
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from app.answers import CheckResult
 from app.datasets import Dataset, make_dataset
-from app.engine import Array
-from app.envelope import Envelope
-from app.explain import Derivation
-from app.gradcheck import GradientCheck
 from app.limits import (
     LEARNING_RATE,
     MAX_LAYERS,
+    MAX_SAMPLES,
     MAX_SEED,
     MAX_TRAIN_EPOCHS,
     MAX_UNITS,
+    MAX_VALIDATION_ERRORS,
     MIN_LAYERS,
     MIN_UNITS,
     VALUE,
 )
-from app.session import PHASE_TABLE, Session, substep_position
-from app.training import RunStatus
 
-ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
-LossName = Literal["l2", "bce"]
-DatasetName = Literal["xor", "and", "or", "blobs", "circle"]
-ModeName = Literal["sgd", "batch"]
+# --------------------------------------------------------------------------------------------
+# Names: enumerations in the schema, so that a generated client has a type for each
+# (tests/web/test_schemas.py holds them equal to the core's names)
+# --------------------------------------------------------------------------------------------
 
-#: A number a user may give: finite and within ±1e6.
+
+class Activation(StrEnum):
+    """An activation function (app/engine/functions.py)."""
+
+    SIGMOID = "sigmoid"
+    TANH = "tanh"
+    RELU = "relu"
+    LINEAR = "linear"
+
+
+class LossFunction(StrEnum):
+    """l2 = ½Σ(y−t)²; bce = binary cross-entropy (sigmoid outputs only)."""
+
+    L2 = "l2"
+    BCE = "bce"
+
+
+class DatasetName(StrEnum):
+    """A built-in dataset (app/datasets.py)."""
+
+    XOR = "xor"
+    AND = "and"
+    OR = "or"
+    BLOBS = "blobs"
+    CIRCLE = "circle"
+
+
+class Mode(StrEnum):
+    """sgd: one sample per step, in turn; batch: the mean gradient over all samples."""
+
+    SGD = "sgd"
+    BATCH = "batch"
+
+
+class PresetName(StrEnum):
+    """A preset (GET /api/presets)."""
+
+    ARTICLE = "article"
+    MAZUR = "mazur"
+    XOR = "xor"
+
+
+class Phase(StrEnum):
+    """Where a session stands in its step: idle, part-way through forward (forwarding) or backward
+    (backwarding) in sub-steps, after forward, after backward, or after an update."""
+
+    IDLE = "idle"
+    FORWARDING = "forwarding"
+    FORWARD = "forward"
+    BACKWARDING = "backwarding"
+    BACKWARD = "backward"
+    UPDATED = "updated"
+
+
+class Step(StrEnum):
+    """One of the three coarse steps."""
+
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    UPDATE = "update"
+
+
+class QuantityKind(StrEnum):
+    """What a derivation or a gradient-check row is about."""
+
+    UNIT = "unit"
+    WEIGHT = "weight"
+    BIAS = "bias"
+    LOSS = "loss"
+
+
+class RunStateName(StrEnum):
+    """A background run: running, or how it ended."""
+
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+
+
+# --------------------------------------------------------------------------------------------
+# Bounded values
+# --------------------------------------------------------------------------------------------
+
+
+def _integral(value: Any) -> Any:
+    """A JSON number with no fraction (5.0) as the whole number it is; anything else as it came,
+    for the strict check (which refuses 1.5, "5" and true)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: A whole number as JSON Schema has it: 5 and 5.0, never 1.5, "5" or true.
+Whole = Annotated[int, BeforeValidator(_integral)]
+#: A number a user may give: a JSON number, finite and within ±1e6.
 Value = Annotated[float, Field(allow_inf_nan=False, ge=VALUE.low, le=VALUE.high)]
 LearningRate = Annotated[float, Field(gt=LEARNING_RATE.low, le=LEARNING_RATE.high, allow_inf_nan=False)]
-Units = Annotated[int, Field(ge=MIN_UNITS, le=MAX_UNITS)]
+Units = Annotated[Whole, Field(ge=MIN_UNITS, le=MAX_UNITS)]
+#: One layer's numbers (an input, a target, a bias vector, a weight matrix's row).
+Vector = Annotated[list[Value], Field(min_length=MIN_UNITS, max_length=MAX_UNITS)]
+#: A weight matrix: a row per unit of the layer it leaves.
+Matrix = Annotated[list[Vector], Field(min_length=MIN_UNITS, max_length=MAX_UNITS)]
+#: One matrix (or vector) per pair of adjacent layers.
+Matrices = Annotated[list[Matrix], Field(min_length=MIN_LAYERS - 1, max_length=MAX_LAYERS - 1)]
+Vectors = Annotated[list[Vector], Field(min_length=MIN_LAYERS - 1, max_length=MAX_LAYERS - 1)]
+#: A dataset's rows.
+Rows = Annotated[list[Vector], Field(min_length=1, max_length=MAX_SAMPLES)]
+# The same names in requests, as literal strings (what the core takes).
+ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
+LossName = Literal["l2", "bce"]
+DatasetChoice = Literal["xor", "and", "or", "blobs", "circle"]
+ModeName = Literal["sgd", "batch"]
+PresetChoice = Literal["article", "mazur", "xor"]
 
 
 class Strict(BaseModel):
-    """Unknown fields are refused, so a typo never passes silently."""
+    """A request body: strict types, bounded lists, and unknown fields refused (so a typo never
+    passes silently), each named where it is; past MAX_VALIDATION_ERRORS of them, in one error."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_too_many_unknown_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = cls.model_fields.keys()
+            unknown = len(data.keys() - known)
+            if unknown > MAX_VALIDATION_ERRORS:
+                # The first few in the body's order: never a walk over all of a hostile body's keys.
+                named = ", ".join(
+                    repr(key) for key in itertools.islice((k for k in data if k not in known), 5)
+                )
+                raise PydanticCustomError(
+                    "extra_forbidden",
+                    "{count} unknown fields ({named}, …); the fields are: {fields}",
+                    {"count": f"{unknown:,}", "named": named, "fields": ", ".join(known)},
+                )
+        return data
 
 
 class DatasetTable(Strict):
     """A user-entered table of samples: one target row per input row."""
 
-    inputs: list[list[Value]] = Field(min_length=1)
-    targets: list[list[Value]] = Field(min_length=1)
+    inputs: Rows
+    targets: Rows
 
     def to_dataset(self) -> Dataset:
         return make_dataset(self.inputs, self.targets, name=None)
 
 
-def dataset_of(value: DatasetName | DatasetTable | None) -> str | Dataset | None:
+def dataset_of(value: DatasetChoice | DatasetTable | None) -> str | Dataset | None:
     return value.to_dataset() if isinstance(value, DatasetTable) else value
 
 
@@ -69,28 +206,26 @@ class CreateSession(Strict):
     output_activation: ActivationName = Field("sigmoid", description="Activation of the output layer.")
     loss: LossName = Field("l2", description="l2 = ½Σ(y−t)²; bce = binary cross-entropy (sigmoid outputs).")
     learning_rate: LearningRate = 0.5
-    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the initial weights.")
-    weights: list[list[list[Value]]] | None = Field(
+    seed: Whole = Field(0, ge=0, le=MAX_SEED, description="Seed of the initial weights.")
+    weights: Matrices | None = Field(
         None, description="weights[l][i][j] joins unit i of layer l to unit j of layer l+1."
     )
-    biases: list[list[Value]] | None = Field(None, description="biases[l][j] belongs to unit j of layer l+1.")
-    input: list[Value] | None = Field(None, description="The sample's input x (default [0.05, 0.1]).")
-    target: list[Value] | None = Field(None, description="The sample's target t (default [0.01, 0.99]).")
+    biases: Vectors | None = Field(None, description="biases[l][j] belongs to unit j of layer l+1.")
+    input: Vector | None = Field(None, description="The sample's input x (default [0.05, 0.1]).")
+    target: Vector | None = Field(None, description="The sample's target t (default [0.01, 0.99]).")
     train_biases: bool = True
-    dataset: DatasetName | DatasetTable | None = Field(
+    dataset: DatasetChoice | DatasetTable | None = Field(
         None, description="A built-in dataset name, or a table {inputs, targets}, instead of input/target."
     )
     mode: ModeName = Field("sgd", description="sgd: one sample per step; batch: mean gradient over all.")
-    preset: str | None = Field(
+    preset: PresetChoice | None = Field(
         None,
         description="A preset's name (see GET /api/presets): its fields are the base and the fields "
         "given here override them. Giving `dataset` replaces the preset's `input`/`target` (and the "
-        "other way round); giving `layers` drops the preset's `weights`/`biases` (drawn from the seed). "
-        "Unknown names are refused (422).",
+        "other way round); giving `layers` drops the preset's `weights`/`biases` (drawn from the seed).",
     )
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {},
@@ -103,289 +238,35 @@ class CreateSession(Strict):
     )
 
 
-class PresetInfo(BaseModel):
-    """A named starting point; `fields` is the body POST /api/sessions builds it from."""
-
-    name: str = Field(description='The value of `preset` in POST /api/sessions, e.g. "mazur"')
-    title: str
-    description: str = Field(description="One line on what it shows")
-    citation: str = Field(description="Where its numbers come from")
-    fields: dict[str, Any] = Field(description="The fields of POST /api/sessions it stands for")
-
-
-class ShareLink(BaseModel):
-    """A link that opens a new session with this one's configuration, data and current weights."""
-
-    token: str = Field(description="URL-safe; GET /share/{token} opens it in the page")
-    url: str = Field(description="The whole link, on the host the request was sent to")
-
-
 class EditSession(Strict):
     """Any subset of these; the traces are cleared and the phase returns to idle."""
 
     learning_rate: LearningRate | None = None
-    input: list[Value] | None = None
-    target: list[Value] | None = None
-    weights: list[list[list[Value]]] | None = None
-    biases: list[list[Value]] | None = None
+    input: Vector | None = None
+    target: Vector | None = None
+    weights: Matrices | None = None
+    biases: Vectors | None = None
     train_biases: bool | None = None
-    dataset: DatasetName | DatasetTable | None = None
+    dataset: DatasetChoice | DatasetTable | None = None
     mode: ModeName | None = None
-    sample_index: int | None = Field(None, ge=0)
+    sample_index: Whole | None = Field(None, ge=0, lt=MAX_SAMPLES)
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"learning_rate": 0.1}, {"input": [1.0, 0.0], "target": [1.0, 0.0]}]},
     )
 
 
 class TrainRequest(Strict):
-    epochs: int = Field(
+    epochs: Whole = Field(
         ge=1, le=MAX_TRAIN_EPOCHS, description="Passes over the data (full steps per sample)."
     )
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"epochs": 1000}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"epochs": 1000}]})
 
 
-class ForwardState(BaseModel):
-    """The forward pass for the current sample (entries not yet computed in a sub-step are null)."""
-
-    pre_activations: list[list[float] | None] = Field(description="a(l+1) for l = 0..L-1")
-    activations: list[list[float] | None] = Field(description="h(l) for l = 0..L; [0] is the input")
-    loss: float | None = Field(description="Loss of this pass (mean over the samples in batch mode)")
-    batch_size: int = Field(description="Samples in this pass: 1, or the dataset size in batch mode")
-
-
-class BackwardState(BaseModel):
-    """The backward pass (entries not yet computed in a sub-step are null)."""
-
-    deltas: list[list[float] | None] = Field(description="δ(l+1) = ∂L/∂a(l+1) for the current sample")
-    weight_gradients: list[list[list[float]] | None] = Field(description="∂L/∂w(l), averaged over the batch")
-    bias_gradients: list[list[float] | None] = Field(description="∂L/∂b(l), averaged over the batch")
-
-
-class Parameters(BaseModel):
-    weights: list[list[list[float]]]
-    biases: list[list[float]]
-
-
-class SubStepState(BaseModel):
-    done: int
-    total: int
-    next: str
-
-
-class DatasetState(BaseModel):
-    name: str | None
-    inputs: list[list[float]]
-    targets: list[list[float]]
-
-
-class SessionState(BaseModel):
-    """A session's whole state; index conventions as in MATH.md (0-based, per layer)."""
-
-    id: str
-    layers: list[int]
-    activation: str
-    output_activation: str
-    loss: str
-    learning_rate: float
-    train_biases: bool
-    seed: int
-    mode: str
-    input: list[float]
-    target: list[float]
-    weights: list[list[list[float]]]
-    biases: list[list[float]]
-    phase: str
-    next_step: str = Field(description="The coarse step that comes next: forward, backward or update")
-    step: int
-    loss_count: int = Field(
-        description="How many losses lead to the current state (one per update; equals `step`). "
-        "The losses themselves: GET /api/sessions/{id}/losses"
-    )
-    recent_losses: list[float] = Field(
-        description="The losses of the last (at most 100) updates before this state, oldest first"
-    )
-    forward: ForwardState | None
-    backward: BackwardState | None
-    previous: Parameters | None = Field(description="After an update, the parameters before it")
-    dataset: DatasetState | None = Field(description="null for the single sample of the article")
-    sample_index: int
-    substep: SubStepState
-    follow_url: str = Field(
-        description="The path of a read-only live view of this session, under an id of its own "
-        "(`/follow/<follow id>`): students open it to watch each step; it gives no way to write"
-    )
-
-
-def _row(values: Array | None, row: int) -> list[float] | None:
-    return None if values is None else values[row].tolist()
-
-
-def _matrix(values: Array | None) -> Any:
-    return None if values is None else values.tolist()
-
-
-def state_of(session: Session, *, follow_url: str) -> SessionState:
-    """The API's view of a session, built from the engine's traces; ``follow_url`` is its follow
-    link's path (see app/follow.py)."""
-    arch, row = session.arch, session.display_row
-    fwd, bwd = session.forward, session.backward
-    position = substep_position(session)
-    return SessionState(
-        id=session.id,
-        layers=list(arch.layers),
-        activation=arch.activation,
-        output_activation=arch.output_activation,
-        loss=arch.loss,
-        learning_rate=session.config.learning_rate,
-        train_biases=session.config.train_biases,
-        seed=session.config.seed,
-        mode=session.config.mode,
-        input=session.input,
-        target=session.target,
-        weights=[w.tolist() for w in session.params.weights],
-        biases=[b.tolist() for b in session.params.biases],
-        phase=session.phase,
-        next_step=PHASE_TABLE[session.phase].next_step,
-        step=session.step,
-        loss_count=session.step,
-        recent_losses=list(session.recent_losses),
-        forward=None
-        if fwd is None
-        else ForwardState(
-            pre_activations=[_row(a, row) for a in fwd.pre_activations],
-            activations=[_row(h, row) for h in fwd.activations],
-            loss=fwd.loss,
-            batch_size=int(fwd.targets.shape[0]),
-        ),
-        backward=None
-        if bwd is None
-        else BackwardState(
-            deltas=[_row(d, row) for d in bwd.deltas],
-            weight_gradients=[_matrix(g) for g in bwd.weight_gradients],
-            bias_gradients=[_matrix(g) for g in bwd.bias_gradients],
-        ),
-        previous=None
-        if session.phase != "updated" or session.previous is None
-        else Parameters(
-            weights=[w.tolist() for w in session.previous.weights],
-            biases=[b.tolist() for b in session.previous.biases],
-        ),
-        dataset=None
-        if session.data.is_single
-        else DatasetState(
-            name=session.data.name,
-            inputs=session.data.inputs.tolist(),
-            targets=session.data.targets.tolist(),
-        ),
-        sample_index=session.sample_index,
-        substep=SubStepState(done=position.done, total=position.total, next=position.next),
-        follow_url=follow_url,
-    )
-
-
-class LossesPage(BaseModel):
-    """Consecutive losses: ``losses[k]`` is the loss of the forward pass behind update start + k + 1."""
-
-    start: int = Field(description="Index of the first loss returned (0 is the loss behind update 1)")
-    losses: list[float] = Field(description="Exact values, in update order; fewer than asked at the end")
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{"start": 0, "losses": [0.2984, 0.2910]}]})
-
-
-class LossCurve(BaseModel):
-    """The min–max curve the page draws: the losses cut into buckets of ``width`` updates (a power of
-    two), each with its smallest and largest loss. With ``width`` 1, ``low`` = ``high`` = every loss."""
-
-    count: int = Field(description="Losses summarised (= the session's loss_count)")
-    width: int = Field(description="Updates per bucket (the last bucket may hold fewer)")
-    steps: list[int] = Field(description="The first update of each bucket (1-based, as `step`)")
-    low: list[float] = Field(description="Each bucket's smallest loss")
-    high: list[float] = Field(description="Each bucket's largest loss")
-    low_steps: list[int] = Field(description="The update each smallest loss belongs to (the first, on ties)")
-    high_steps: list[int] = Field(description="The update each largest loss belongs to (the first, on ties)")
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "count": 3000,
-                    "width": 4,
-                    "steps": [1, 5, 9],
-                    "low": [0.29, 0.28, 0.27],
-                    "high": [0.30, 0.29, 0.28],
-                    "low_steps": [4, 8, 12],
-                    "high_steps": [1, 5, 9],
-                }
-            ]
-        }
-    )
-
-
-def curve_of(envelope: Envelope) -> LossCurve:
-    return LossCurve(
-        count=envelope.count,
-        width=envelope.width,
-        steps=[b * envelope.width + 1 for b in range(envelope.buckets)],
-        low=envelope.low.tolist(),
-        high=envelope.high.tolist(),
-        low_steps=(envelope.low_at + 1).tolist(),
-        high_steps=(envelope.high_at + 1).tolist(),
-    )
-
-
-class HistoryEntry(BaseModel):
-    step: int
-    loss: float | None = Field(description="Loss of the forward pass behind this update (null at the start)")
-
-
-class ErrorBody(BaseModel):
-    detail: str = Field(description="What is wrong, in words")
-
-
-# --------------------------------------------------------------------------------------------
-# Show the working (app/explain.py, answers.py, gradcheck.py): /explain, /check, /gradient-check
-# --------------------------------------------------------------------------------------------
-
-#: A 0-based index as in MATH.md; whole numbers only ("1" and true are refused).
-Index = list[Annotated[int, Field(strict=True)]]
-
-
-class ExplainTerm(BaseModel):
-    symbol: str = Field(description='A number\'s name in the article\'s notation: "y1", "u21", "δ(2)1", "η"')
-    value: float = Field(description="Its value, full precision")
-
-
-class ExplainEquation(BaseModel):
-    """One line of working: `lhs relation symbolic = numeric = result`."""
-
-    lhs: str = Field(description='What the line computes: "∂L/∂u21", "a(1)1", "h1"')
-    relation: str = Field(description='"=", or "←" for the update of a parameter')
-    symbolic: str = Field(description="The formula in symbols")
-    numeric: str = Field(description="The formula with every number substituted (4 significant digits)")
-    result: float = Field(description="What the line arrives at, full precision")
-    note: str = Field(description='A remark in words ("" if none)')
-
-
-class ExplainResponse(BaseModel):
-    """The working behind one number, in the notation of MATH.md, for the session's current phase."""
-
-    quantity: str = Field(
-        description='The quantity derived: "h1", "δ(2)1", "∂L/∂u21", "u21" (new value), "L"'
-    )
-    kind: str = Field(description="unit, weight, bias or loss")
-    index: list[int] = Field(description="0-based: [l, j] unit or bias, [l, i, j] weight, [] loss")
-    phase: str
-    title: str = Field(description="One sentence in words")
-    terms: list[ExplainTerm] = Field(description="Every number substituted, once each")
-    equations: list[ExplainEquation]
-    result: float = Field(
-        description="The engine's number: activation after forward, δ or gradient after backward, "
-        "new value after update"
-    )
-    mathml: str = Field(description='All lines as one <math display="block"> (MathML, well-formed XML)')
+#: A 0-based index as in MATH.md: whole numbers only ("1" and true are refused), at most three (the
+#: session says which exist).
+Index = Annotated[list[Whole], Field(min_length=1, max_length=3)]
 
 
 class CheckRequest(Strict):
@@ -397,75 +278,42 @@ class CheckRequest(Strict):
     loss: bool = Field(False, description="true to check the loss L")
     value: float = Field(allow_inf_nan=False, description="The answer to check")
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"weight": [1, 2, 1], "value": 0.0821}]})
+
+
+class ErrorBody(BaseModel):
+    """A refusal: what is wrong, in words. A refused request changes nothing."""
+
+    detail: str = Field(description="What is wrong, in words")
+
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"weight": [1, 2, 1], "value": 0.0821}]}
+        json_schema_extra={"examples": [{"detail": "backward needs phase forward: run forward first"}]}
     )
 
 
-class CheckResponse(BaseModel):
-    correct: bool = Field(description="Whether |value − expected| ≤ tolerance")
-    expected: float = Field(description="The result /explain gives for the quantity in the current phase")
-    tolerance: float = Field(description="max(5e-4·|expected|, 1e-9): 4 significant digits pass")
-    explanation: ExplainResponse
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int] = Field(
+        description='Where: "body", then the field and its index, e.g. ["body", "layers", 0]'
+    )
+    msg: str = Field(description="What is wrong there")
 
 
-class GradientCheckRow(BaseModel):
-    name: str = Field(description='"w11", "u32", "w(2)13", "b(1)2"')
-    kind: str = Field(description="weight or bias")
-    index: list[int]
-    backprop: float = Field(description="∂L/∂θ by backpropagation")
-    numerical: float = Field(description="(L(θ+ε) − L(θ−ε)) / 2ε")
-    difference: float = Field(description="backprop − numerical")
-    relative_error: float = Field(description="|difference| / max(|backprop|, |numerical|)")
+class ValidationErrorBody(ErrorBody):
+    """Invalid input. A request that does not fit the schema lists the first errors found (at most
+    20) and how many there were; a value the schema cannot judge (a shape that does not fit the
+    network, say) has the detail alone."""
 
+    errors: list[ValidationErrorItem] = Field(default_factory=list, max_length=20)
+    error_count: int = Field(1, description="How many errors were found (more than listed when above 20)")
 
-class GradientCheckResponse(BaseModel):
-    """Backprop against central finite differences, at the current parameters on the current batch."""
-
-    epsilon: float
-    rows: list[GradientCheckRow] = Field(description="Every weight (layer by layer), then every bias")
-    max_abs_difference: float
-
-
-# The responses are read off the core's frozen dataclasses attribute by attribute (nested ones
-# too): the fields of a response model are exactly the ones it shows.
-
-
-def explanation_of(derivation: Derivation) -> ExplainResponse:
-    return ExplainResponse.model_validate(derivation, from_attributes=True)
-
-
-def check_of(result: CheckResult) -> CheckResponse:
-    return CheckResponse.model_validate(result, from_attributes=True)
-
-
-def gradient_check_of(check: GradientCheck) -> GradientCheckResponse:
-    return GradientCheckResponse.model_validate(check, from_attributes=True)
-
-
-class RunState(BaseModel):
-    """A background training run."""
-
-    state: Literal["running", "done", "cancelled", "timeout", "diverged", "failed"]
-    epochs: int
-    steps_total: int = Field(description="Full steps the run was asked for (epochs × samples in SGD mode)")
-    steps_done: int
-    loss: float | None = Field(description="Loss of the latest step's forward pass")
-    started: float = Field(description="Unix time")
-    finished: float | None = Field(description="Unix time, once the run has ended")
-    message: str = Field(description="Why the run ended, in words (empty while it runs)")
-
-
-def run_of(status: RunStatus) -> RunState:
-    return RunState.model_validate(status, from_attributes=True)
-
-
-#: The errors every session operation may answer, for the API's documentation.
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "No such session"},
-    409: {
-        "model": ErrorBody,
-        "description": "Not allowed in the current phase; the detail says what comes first",
-    },
-    422: {"model": ErrorBody, "description": "Invalid input; the detail says what is wrong"},
-}
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": "learning_rate: Input should be a valid number",
+                    "errors": [{"loc": ["body", "learning_rate"], "msg": "Input should be a valid number"}],
+                    "error_count": 1,
+                }
+            ]
+        }
+    )

@@ -3,7 +3,7 @@ answers, and, with the key token, read the key. Thin routes: parse, call, answer
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -12,14 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app import sheets
 from app.issued_sheets import Sheets
 from app.sheets import MAX_BLANKS, MAX_SEED, MIN_BLANKS, Blank, Sheet, SheetNotFoundError, SheetPhase
-from app.web.schemas import ErrorBody
+from app.web.api_route import JsonRoute
+from app.web.contract import answers
+from app.web.schemas import PresetChoice, Strict, Whole
 
-router = APIRouter(prefix="/api", tags=["sheets"])
+router = APIRouter(prefix="/api", tags=["sheets"], route_class=JsonRoute)
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "No such sheet (or it expired)"},
-    422: {"model": ErrorBody, "description": "Invalid input; the detail says what is wrong"},
-}
+_NO_SHEET = "No such sheet (or it expired)"
+#: What reading a sheet can answer: not found, invalid input, the store unavailable.
+ERRORS = answers(404, 422, 503, _404=_NO_SHEET)
 #: Most answers one grading request may carry (a sheet has at most 20 blanks).
 MAX_ANSWERS = 100
 
@@ -51,10 +52,10 @@ def urls(request: Request, code: str, token: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------------------------
 
 #: A 0-based index as in MATH.md; whole numbers only.
-Index = list[Annotated[int, Field(strict=True)]]
+Index = Annotated[list[Whole], Field(min_length=1, max_length=3)]
 
 
-class Quantity(BaseModel):
+class Quantity(Strict):
     """A quantity as `/check` names it (exactly one of unit, weight, bias, loss) and the phase whose
     value is asked: forward (a unit's activation h, the loss), backward (a unit's δ = ∂L/∂a, a
     weight's or bias's gradient) or update (a weight's or bias's new value)."""
@@ -68,7 +69,6 @@ class Quantity(BaseModel):
     phase: SheetPhase
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {"unit": [1, 0], "phase": "forward"},
@@ -100,20 +100,21 @@ class Quantity(BaseModel):
         return cls.model_validate(blank.quantity())
 
 
-class SheetRequest(BaseModel):
+class SheetRequest(Strict):
     """What to make: a preset's network, seeded, with some quantities left blank."""
 
-    preset: str = Field("article", description="A preset's name (GET /api/presets): its architecture")
-    seed: int | None = Field(
+    preset: PresetChoice = Field(
+        "article", description="A preset's name (GET /api/presets): its architecture"
+    )
+    seed: Whole | None = Field(
         None, ge=0, le=MAX_SEED, description="Draws the numbers and the blanks; random when omitted"
     )
-    blanks: int = Field(ge=MIN_BLANKS, le=MAX_BLANKS, description="How many quantities to leave blank")
+    blanks: Whole = Field(ge=MIN_BLANKS, le=MAX_BLANKS, description="How many quantities to leave blank")
     phases: list[SheetPhase] | None = Field(
         None, min_length=1, max_length=3, description="Which phases the blanks come from (default: all)"
     )
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {"preset": "article", "seed": 42, "blanks": 8},
@@ -194,20 +195,17 @@ class SheetInfo(BaseModel):
     )
 
 
-class Answer(BaseModel):
+class Answer(Strict):
     quantity: Quantity
     value: float = Field(allow_inf_nan=False, description="The number worked out for it")
 
-    model_config = ConfigDict(extra="forbid")
 
-
-class GradeRequest(BaseModel):
+class GradeRequest(Strict):
     """Answers for some or all blanks, in any order; an unanswered blank scores nothing."""
 
     answers: list[Answer] = Field(max_length=MAX_ANSWERS)
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -283,9 +281,18 @@ bearer = HTTPBearer(
     status_code=201,
     response_model=SheetCreated,
     response_model_exclude_none=True,
-    responses=ERRORS,
+    responses={
+        201: {
+            "description": "The sheet, made (or made again: the same spec gives the same sheet)",
+            "links": {
+                name: {"operationId": name, "parameters": {"code": "$response.body#/code"}}
+                for name in ("get_sheet", "grade_sheet")
+            },
+        },
+        **answers(403, 413, 422, 503),
+    },
 )
-def create(body: SheetRequest, book: SheetsDep, request: Request, response: Response) -> SheetCreated:
+def create_sheet(body: SheetRequest, book: SheetsDep, request: Request, response: Response) -> SheetCreated:
     """Make an exercise sheet: one training step of the preset's network by hand, with `blanks`
     quantities to work out. The weights, biases and sample are drawn from the seed in hundredths;
     the answers are computed from exactly those numbers. 422 when the phases asked have fewer
@@ -304,7 +311,7 @@ def create(body: SheetRequest, book: SheetsDep, request: Request, response: Resp
 
 
 @router.get("/sheets/{code}", response_model=SheetInfo, response_model_exclude_none=True, responses=ERRORS)
-def read(code: str, book: SheetsDep) -> SheetInfo:
+def get_sheet(code: str, book: SheetsDep) -> SheetInfo:
     """The numbers the sheet gives and the quantities it asks for; the code may be typed loosely
     (lower case, spaces, no dashes)."""
     code, sheet = find(book, code)
@@ -327,9 +334,12 @@ def read(code: str, book: SheetsDep) -> SheetInfo:
 
 
 @router.post(
-    "/sheets/{code}/grade", response_model=GradeResponse, response_model_exclude_none=True, responses=ERRORS
+    "/sheets/{code}/grade",
+    response_model=GradeResponse,
+    response_model_exclude_none=True,
+    responses=answers(403, 404, 413, 422, 503, _404=_NO_SHEET),
 )
-def grade(code: str, body: GradeRequest, book: SheetsDep) -> GradeResponse:
+def grade_sheet(code: str, body: GradeRequest, book: SheetsDep) -> GradeResponse:
     """Mark answers as check my answer marks them (about four significant digits pass). One result
     per blank; a quantity that is not a blank of this sheet, or one answered twice, is refused (422)."""
     _, sheet = find(book, code)
@@ -345,9 +355,9 @@ def grade(code: str, body: GradeRequest, book: SheetsDep) -> GradeResponse:
     "/sheets/{code}/key",
     response_model=KeyResponse,
     response_model_exclude_none=True,
-    responses={**ERRORS, 403: {"model": ErrorBody, "description": "No key token, or not this sheet's"}},
+    responses=answers(403, 404, 422, 503, _403="No key token, or not this sheet's", _404=_NO_SHEET),
 )
-def key(
+def get_sheet_key(
     code: str,
     book: SheetsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],

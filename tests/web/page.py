@@ -14,7 +14,7 @@ import numpy as np
 from app import session
 from app.store import MemoryStore
 from app.web.deps import COOKIE
-from app.web.schemas import state_of
+from app.web.replies import state_of
 from app.web.templating import REGIONS
 
 HX = {"HX-Request": "true"}
